@@ -1,0 +1,73 @@
+# rext2 top-level Makefile. `make help` lists the targets.
+SHELL := /bin/bash
+ROOT := $(CURDIR)
+
+# Debian's rustc has rust-src; the rustup one first on PATH does not.
+KRUSTC ?= /usr/bin/rustc
+REXT2_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rext2
+BINDGEN ?= $(REXT2_CACHE)/tools/bin/bindgen
+export KRUSTC REXT2_CACHE BINDGEN
+
+# The kernel tree the module builds against: the cached test kernel unless
+# KDIR= names another (unpatched, Rust-enabled, configured and built) tree.
+ifeq ($(KDIR),)
+KDIR = $(shell bash $(ROOT)/qemu/build-kernel.sh debug)
+endif
+
+KMAKE = $(MAKE) -C $(KDIR) M=$(ROOT) RUSTC=$(KRUSTC) BINDGEN=$(BINDGEN) HOSTRUSTC=$(KRUSTC)
+ifeq ($(CLIPPY),1)
+KMAKE += CLIPPY=1
+endif
+
+.PHONY: all module setup kernel print-kernel test host-test run shell clean fmt fmt-check help
+
+all: module
+
+help:
+	@echo "make setup         install missing Debian/crates.io/PyPI tools"
+	@echo "make kernel        build (or find cached) the test kernel"
+	@echo "make print-kernel  print the path of the test kernel image"
+	@echo "make               build rext2.ko (KDIR= another kernel tree; CLIPPY=1 for clippy)"
+	@echo "make run           set up, build, boot QEMU, mount a fresh rext2 disk, show it working"
+	@echo "make test          host unit tests + the in-VM suite (TESTS='name ...' for some)"
+	@echo "make shell         interactive shell in the VM, module loaded, a disk attached"
+	@echo "make fmt           rustfmt the module"
+
+setup:
+	@bash qemu/setup.sh
+
+kernel: setup
+	@bash qemu/build-kernel.sh debug >/dev/null
+
+print-kernel:
+	@echo "$$(bash qemu/build-kernel.sh debug)/arch/x86/boot/bzImage"
+
+module:
+	+@kdir="$(KDIR)"; [ -n "$$kdir" ] || { echo "no kernel tree: run 'make setup kernel' or pass KDIR=" >&2; exit 1; }; \
+	$(MAKE) -C "$$kdir" M=$(ROOT) RUSTC=$(KRUSTC) BINDGEN=$(BINDGEN) HOSTRUSTC=$(KRUSTC) $(if $(filter 1,$(CLIPPY)),CLIPPY=1) modules
+
+host-test:
+	cargo test --quiet
+
+test: setup kernel
+	+@$(MAKE) --no-print-directory module
+	@bash qemu/run-tests.sh $(TESTS)
+
+run: setup kernel
+	+@$(MAKE) --no-print-directory module
+	@bash qemu/demo.sh
+
+shell: setup kernel
+	+@$(MAKE) --no-print-directory module
+	@bash qemu/shell.sh
+
+fmt:
+	rustfmt --edition 2021 rust/rext2.rs rust/pure.rs
+
+fmt-check:
+	rustfmt --check --edition 2021 rust/rext2.rs rust/pure.rs
+
+clean:
+	rm -rf target
+	-$(MAKE) -C "$$(bash qemu/build-kernel.sh debug 2>/dev/null)" M=$(ROOT) clean 2>/dev/null
+	rm -f rust/ffi/bindings_generated.rs
