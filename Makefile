@@ -10,14 +10,14 @@ export KRUSTC REXT2_CACHE BINDGEN
 
 # The kernel tree the module builds against: the cached test kernel unless
 # KDIR= names another (unpatched, Rust-enabled, configured and built) tree.
-ifeq ($(KDIR),)
-KDIR = $(shell bash $(ROOT)/qemu/build-kernel.sh debug)
-endif
+KDIR ?=
 
-KMAKE = $(MAKE) -C $(KDIR) M=$(ROOT) RUSTC=$(KRUSTC) BINDGEN=$(BINDGEN) HOSTRUSTC=$(KRUSTC)
-ifeq ($(CLIPPY),1)
-KMAKE += CLIPPY=1
-endif
+CLIPPY_DRIVER ?= /usr/bin/clippy-driver
+# $$kdir: KDIR, or the cached test kernel (built on first use).
+FIND_KDIR = kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(bash qemu/build-kernel.sh debug); \
+	[ -f "$$kdir/Makefile" ] || { echo "no kernel tree at '$$kdir': run 'make setup kernel' or pass KDIR=" >&2; exit 1; }
+KMAKE = $(MAKE) -C "$$kdir" M=$(ROOT) RUSTC=$(KRUSTC) BINDGEN=$(BINDGEN) \
+	HOSTRUSTC=$(KRUSTC) CLIPPY_DRIVER=$(CLIPPY_DRIVER) $(if $(filter 1,$(CLIPPY)),CLIPPY=1)
 
 .PHONY: all module setup kernel print-kernel test host-test run shell clean fmt fmt-check help
 
@@ -43,8 +43,7 @@ print-kernel:
 	@echo "$$(bash qemu/build-kernel.sh debug)/arch/x86/boot/bzImage"
 
 module:
-	+@kdir="$(KDIR)"; [ -n "$$kdir" ] || { echo "no kernel tree: run 'make setup kernel' or pass KDIR=" >&2; exit 1; }; \
-	$(MAKE) -C "$$kdir" M=$(ROOT) RUSTC=$(KRUSTC) BINDGEN=$(BINDGEN) HOSTRUSTC=$(KRUSTC) $(if $(filter 1,$(CLIPPY)),CLIPPY=1) modules
+	+@$(FIND_KDIR); $(KMAKE) modules
 
 host-test:
 	cargo test --quiet
@@ -61,13 +60,15 @@ shell: setup kernel
 	+@$(MAKE) --no-print-directory module
 	@bash qemu/shell.sh
 
+RUST_SOURCES = $(shell find rust -name '*.rs' ! -name bindings_generated.rs)
+
 fmt:
-	rustfmt --edition 2021 rust/rext2.rs rust/pure.rs
+	rustfmt --edition 2021 $(RUST_SOURCES)
 
 fmt-check:
-	rustfmt --check --edition 2021 rust/rext2.rs rust/pure.rs
+	rustfmt --check --edition 2021 $(RUST_SOURCES)
 
 clean:
 	rm -rf target
-	-$(MAKE) -C "$$(bash qemu/build-kernel.sh debug 2>/dev/null)" M=$(ROOT) clean 2>/dev/null
+	-@$(FIND_KDIR); $(KMAKE) clean
 	rm -f rust/ffi/bindings_generated.rs

@@ -13,7 +13,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 debs=(
-	linux-source-6.12 rustc-web rust-web-src libclang-dev clang llvm lld
+	linux-source-6.12 rustc-web rust-web-src rust-web-clippy libclang-dev clang llvm lld
 	flex bison bc libelf-dev libssl-dev cpio build-essential kmod rsync
 	python3-venv python3-pip
 	qemu-system-x86 e2fsprogs xfsprogs fio stress-ng dmsetup attr acl

@@ -29,7 +29,11 @@ impl BlockPath {
     /// can be mapped from one read.
     pub fn leaf_remaining(&self, addr_per_block: u64) -> u64 {
         let last = self.offsets[self.depth - 1] as u64;
-        let leaf_len = if self.depth == 1 { DIRECT_BLOCKS } else { addr_per_block };
+        let leaf_len = if self.depth == 1 {
+            DIRECT_BLOCKS
+        } else {
+            addr_per_block
+        };
         leaf_len - last - 1
     }
 }
@@ -47,20 +51,29 @@ pub fn block_path(lblk: u64, block_bits: u32) -> Option<BlockPath> {
     let mut off = [0usize; 4];
     if lblk < DIRECT_BLOCKS {
         off[0] = lblk as usize;
-        return Some(BlockPath { depth: 1, offsets: off });
+        return Some(BlockPath {
+            depth: 1,
+            offsets: off,
+        });
     }
     let mut rest = lblk - DIRECT_BLOCKS;
     if rest < apb {
         off[0] = IND_SLOT;
         off[1] = rest as usize;
-        return Some(BlockPath { depth: 2, offsets: off });
+        return Some(BlockPath {
+            depth: 2,
+            offsets: off,
+        });
     }
     rest -= apb;
     if rest < apb * apb {
         off[0] = DIND_SLOT;
         off[1] = (rest >> shift) as usize;
         off[2] = (rest & (apb - 1)) as usize;
-        return Some(BlockPath { depth: 3, offsets: off });
+        return Some(BlockPath {
+            depth: 3,
+            offsets: off,
+        });
     }
     rest -= apb * apb;
     if rest < apb * apb * apb {
@@ -68,7 +81,10 @@ pub fn block_path(lblk: u64, block_bits: u32) -> Option<BlockPath> {
         off[1] = (rest >> (2 * shift)) as usize;
         off[2] = ((rest >> shift) & (apb - 1)) as usize;
         off[3] = (rest & (apb - 1)) as usize;
-        return Some(BlockPath { depth: 4, offsets: off });
+        return Some(BlockPath {
+            depth: 4,
+            offsets: off,
+        });
     }
     None
 }
@@ -104,7 +120,15 @@ mod tests {
         // Walking logical blocks in order walks paths in lexicographic order.
         for bits in [10u32, 11, 12] {
             let apb = addr_per_block(bits);
-            let probes = [0, 11, 12, 12 + apb - 1, 12 + apb, 12 + apb + apb * apb - 1, 12 + apb + apb * apb];
+            let probes = [
+                0,
+                11,
+                12,
+                12 + apb - 1,
+                12 + apb,
+                12 + apb + apb * apb - 1,
+                12 + apb + apb * apb,
+            ];
             let mut prev: Option<Vec<usize>> = None;
             for l in probes {
                 let cur = block_path(l, bits).unwrap().as_slice().to_vec();
@@ -121,6 +145,9 @@ mod tests {
         assert_eq!(block_path(0, 10).unwrap().leaf_remaining(256), 11);
         assert_eq!(block_path(11, 10).unwrap().leaf_remaining(256), 0);
         assert_eq!(block_path(12, 10).unwrap().leaf_remaining(256), 255);
-        assert_eq!(block_path(12 + 256 + 10, 10).unwrap().leaf_remaining(256), 245);
+        assert_eq!(
+            block_path(12 + 256 + 10, 10).unwrap().leaf_remaining(256),
+            245
+        );
     }
 }

@@ -95,7 +95,13 @@ impl<'a> DirentIter<'a> {
     /// `filetype` says whether byte 7 is a file type (the FILETYPE feature) or
     /// the high byte of a 16-bit name length.
     pub fn new(block: &'a [u8], max_inode: u32, filetype: bool) -> Self {
-        DirentIter { block, pos: 0, max_inode, filetype, failed: false }
+        DirentIter {
+            block,
+            pos: 0,
+            max_inode,
+            filetype,
+            failed: false,
+        }
     }
 
     /// Starts at byte `pos` of the block (a known entry boundary).
@@ -122,7 +128,12 @@ impl<'a> Iterator for DirentIter<'a> {
     }
 }
 
-fn parse_at(block: &[u8], offset: usize, max_inode: u32, filetype: bool) -> Result<Dirent<'_>, DirentError> {
+fn parse_at(
+    block: &[u8],
+    offset: usize,
+    max_inode: u32,
+    filetype: bool,
+) -> Result<Dirent<'_>, DirentError> {
     if block.len() - offset < DIRENT_HEADER {
         return Err(DirentError::CrossesBlock { offset });
     }
@@ -149,7 +160,13 @@ fn parse_at(block: &[u8], offset: usize, max_inode: u32, filetype: bool) -> Resu
         return Err(DirentError::BadInode { offset, inode });
     }
     let name = &block[offset + DIRENT_HEADER..offset + DIRENT_HEADER + name_len];
-    Ok(Dirent { offset, inode, rec_len, name, file_type })
+    Ok(Dirent {
+        offset,
+        inode,
+        rec_len,
+        name,
+        file_type,
+    })
 }
 
 /// Validates a whole block; returns the first problem.
@@ -197,18 +214,36 @@ mod tests {
     fn rejects_bad_entries() {
         let mut b = sample();
         put_le16(&mut b, 24 + 4, 6);
-        assert_eq!(check_block(&b, 100, true), Err(DirentError::RecLenTooSmall { offset: 24 }));
+        assert_eq!(
+            check_block(&b, 100, true),
+            Err(DirentError::RecLenTooSmall { offset: 24 })
+        );
         let mut b = sample();
         put_le16(&mut b, 24 + 4, 14);
-        assert_eq!(check_block(&b, 100, true), Err(DirentError::RecLenUnaligned { offset: 24 }));
+        assert_eq!(
+            check_block(&b, 100, true),
+            Err(DirentError::RecLenUnaligned { offset: 24 })
+        );
         let mut b = sample();
         b[24 + 6] = 200;
-        assert_eq!(check_block(&b, 100, true), Err(DirentError::RecLenTooSmallForName { offset: 24 }));
+        assert_eq!(
+            check_block(&b, 100, true),
+            Err(DirentError::RecLenTooSmallForName { offset: 24 })
+        );
         let mut b = sample();
         put_le16(&mut b, 44 + 4, 1024);
-        assert_eq!(check_block(&b, 100, true), Err(DirentError::CrossesBlock { offset: 44 }));
+        assert_eq!(
+            check_block(&b, 100, true),
+            Err(DirentError::CrossesBlock { offset: 44 })
+        );
         let b = sample();
-        assert_eq!(check_block(&b, 5, true), Err(DirentError::BadInode { offset: 24, inode: 12 }));
+        assert_eq!(
+            check_block(&b, 5, true),
+            Err(DirentError::BadInode {
+                offset: 24,
+                inode: 12
+            })
+        );
     }
 
     #[test]

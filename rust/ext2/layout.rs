@@ -85,6 +85,31 @@ pub fn put_le32(b: &mut [u8], off: usize, v: u32) -> bool {
     }
 }
 
+/// `a / b` where validation made `b` non-zero: 0 instead of a panic if not.
+pub const fn div_nz(a: u64, b: u64) -> u64 {
+    match a.checked_div(b) {
+        Some(q) => q,
+        None => 0,
+    }
+}
+
+/// `a % b` where validation made `b` non-zero: 0 instead of a panic if not.
+pub const fn rem_nz(a: u64, b: u64) -> u64 {
+    match a.checked_rem(b) {
+        Some(r) => r,
+        None => 0,
+    }
+}
+
+/// `a.div_ceil(b)` where validation made `b` non-zero.
+pub const fn div_ceil_nz(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        0
+    } else {
+        a.div_ceil(b)
+    }
+}
+
 /// Why a superblock or group descriptor cannot be mounted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SbError {
@@ -114,7 +139,9 @@ impl SbError {
             SbError::BadRevision(_) => "unsupported revision level",
             SbError::BadBlockSize(_) => "unsupported block size",
             SbError::UnsupportedIncompat(_) => "unsupported incompatible features",
-            SbError::UnsupportedRoCompat(_) => "unsupported ro-compat features (read-only mount only)",
+            SbError::UnsupportedRoCompat(_) => {
+                "unsupported ro-compat features (read-only mount only)"
+            }
             SbError::BadBlocksPerGroup(_) => "bad blocks per group",
             SbError::BadInodesPerGroup(_) => "bad inodes per group",
             SbError::BadInodeSize(_) => "unsupported inode size",
@@ -222,9 +249,21 @@ impl SuperBlock {
             def_resgid: r16(82),
             first_ino,
             inode_size,
-            feature_compat: if rev_level == GOOD_OLD_REV { 0 } else { r32(92) },
-            feature_incompat: if rev_level == GOOD_OLD_REV { 0 } else { r32(96) },
-            feature_ro_compat: if rev_level == GOOD_OLD_REV { 0 } else { r32(100) },
+            feature_compat: if rev_level == GOOD_OLD_REV {
+                0
+            } else {
+                r32(92)
+            },
+            feature_incompat: if rev_level == GOOD_OLD_REV {
+                0
+            } else {
+                r32(96)
+            },
+            feature_ro_compat: if rev_level == GOOD_OLD_REV {
+                0
+            } else {
+                r32(100)
+            },
             uuid,
             reserved_gdt_blocks: r16(206),
             def_mount_opts: r32(256),
@@ -274,31 +313,37 @@ impl SuperBlock {
         if self.first_data_block != expected_first {
             return Err(SbError::BadFirstDataBlock(self.first_data_block));
         }
-        if self.blocks_per_group < 8 || self.blocks_per_group > bs * 8 || self.blocks_per_group % 8 != 0 {
+        if self.blocks_per_group < 8
+            || self.blocks_per_group > bs * 8
+            || self.blocks_per_group % 8 != 0
+        {
             return Err(SbError::BadBlocksPerGroup(self.blocks_per_group));
         }
-        let inodes_per_block = bs / isz;
+        let inodes_per_block = div_nz(bs as u64, isz as u64) as u32;
         if self.inodes_per_group == 0
             || self.inodes_per_group > bs * 8
-            || self.inodes_per_group % inodes_per_block != 0
+            || rem_nz(self.inodes_per_group as u64, inodes_per_block as u64) != 0
         {
             return Err(SbError::BadInodesPerGroup(self.inodes_per_group));
         }
         if self.blocks_count <= self.first_data_block {
             return Err(SbError::NoGroups);
         }
-        let device_blocks = device_bytes / bs as u64;
+        let device_blocks = div_nz(device_bytes, bs as u64);
         if self.blocks_count as u64 > device_blocks {
-            return Err(SbError::TooBigForDevice { blocks: self.blocks_count, device_blocks });
+            return Err(SbError::TooBigForDevice {
+                blocks: self.blocks_count,
+                device_blocks,
+            });
         }
         let data_blocks = self.blocks_count - self.first_data_block;
-        let groups = data_blocks.div_ceil(self.blocks_per_group);
+        let groups = div_ceil_nz(data_blocks as u64, self.blocks_per_group as u64) as u32;
         if groups as u64 * self.inodes_per_group as u64 != self.inodes_count as u64 {
             return Err(SbError::BadInodesCount(self.inodes_count));
         }
         let descs_per_block = bs / GROUP_DESC_SIZE as u32;
-        let desc_blocks = groups.div_ceil(descs_per_block);
-        let itb_per_group = self.inodes_per_group / inodes_per_block;
+        let desc_blocks = div_ceil_nz(groups as u64, descs_per_block as u64) as u32;
+        let itb_per_group = div_nz(self.inodes_per_group as u64, inodes_per_block as u64) as u32;
         // The first group must hold the superblock, the descriptor table and
         // its own metadata.
         if self.first_data_block as u64 + 1 + desc_blocks as u64 + 2 + itb_per_group as u64
@@ -412,8 +457,8 @@ impl Geometry {
             return None;
         }
         let idx = ino - 1;
-        let group = idx / self.inodes_per_group;
-        let in_group = idx % self.inodes_per_group;
+        let group = div_nz(idx as u64, self.inodes_per_group as u64) as u32;
+        let in_group = rem_nz(idx as u64, self.inodes_per_group as u64) as u32;
         let byte = in_group as u64 * self.inode_size as u64;
         Some(InodeLoc {
             group,
@@ -435,10 +480,10 @@ impl Geometry {
 
     /// Block holding descriptor `g` and its byte offset there.
     pub fn group_desc_loc(&self, g: u32) -> (u32, usize) {
-        let per_block = self.block_size / GROUP_DESC_SIZE as u32;
+        let per_block = (self.block_size as usize / GROUP_DESC_SIZE) as u64;
         (
-            self.first_data_block + 1 + g / per_block,
-            (g % per_block) as usize * GROUP_DESC_SIZE,
+            self.first_data_block + 1 + div_nz(g as u64, per_block) as u32,
+            rem_nz(g as u64, per_block) as usize * GROUP_DESC_SIZE,
         )
     }
 }
@@ -580,7 +625,11 @@ impl DiskInode {
     /// A symlink is "fast" when its target lives in `i_block`: it owns no data
     /// block (an extended-attribute block does not count).
     pub fn is_fast_symlink(&self, block_size: u32) -> bool {
-        let ea_blocks = if self.file_acl != 0 { block_size >> 9 } else { 0 };
+        let ea_blocks = if self.file_acl != 0 {
+            block_size >> 9
+        } else {
+            0
+        };
         self.file_type() == S_IFLNK && self.blocks.saturating_sub(ea_blocks) == 0
     }
 
@@ -611,11 +660,11 @@ pub fn max_file_size(block_bits: u32) -> u64 {
         let mut rest = sector_cap - 12 - ppb;
         let mut meta = 1;
         if rest < ppb * ppb {
-            meta += 1 + rest.div_ceil(ppb);
+            meta += 1 + div_ceil_nz(rest, ppb);
         } else {
             meta += 1 + ppb;
             rest -= ppb * ppb;
-            meta += 1 + rest.div_ceil(ppb) + rest.div_ceil(ppb * ppb);
+            meta += 1 + div_ceil_nz(rest, ppb) + div_ceil_nz(rest, ppb * ppb);
         }
         sector_cap - meta
     };
@@ -640,7 +689,11 @@ mod tests {
         put_le32(&mut b, 84, 11);
         put_le16(&mut b, 88, 128);
         put_le32(&mut b, 96, FEATURE_INCOMPAT_FILETYPE);
-        put_le32(&mut b, 100, FEATURE_RO_COMPAT_SPARSE_SUPER | FEATURE_RO_COMPAT_LARGE_FILE);
+        put_le32(
+            &mut b,
+            100,
+            FEATURE_RO_COMPAT_SPARSE_SUPER | FEATURE_RO_COMPAT_LARGE_FILE,
+        );
         b
     }
 
@@ -657,20 +710,41 @@ mod tests {
     #[test]
     fn rejects_each_bad_field() {
         let good = sample_sb();
-        let cases: &[(usize, u32, bool)] = &[(24, 20, false), (76, 7, false), (32, 0, false), (40, 0, false), (20, 5, false)];
+        let cases: &[(usize, u32, bool)] = &[
+            (24, 20, false),
+            (76, 7, false),
+            (32, 0, false),
+            (40, 0, false),
+            (20, 5, false),
+        ];
         for &(off, v, _) in cases {
             let mut b = good;
             put_le32(&mut b, off, v);
-            assert!(SuperBlock::parse(&b).unwrap().validate(8 << 20, true).is_err(), "offset {off}");
+            assert!(
+                SuperBlock::parse(&b)
+                    .unwrap()
+                    .validate(8 << 20, true)
+                    .is_err(),
+                "offset {off}"
+            );
         }
         let mut b = good;
         put_le16(&mut b, 56, 0x1234);
-        assert_eq!(SuperBlock::parse(&b).unwrap().validate(8 << 20, true), Err(SbError::BadMagic(0x1234)));
+        assert_eq!(
+            SuperBlock::parse(&b).unwrap().validate(8 << 20, true),
+            Err(SbError::BadMagic(0x1234))
+        );
         let mut b = good;
         put_le32(&mut b, 96, 0x80);
-        assert!(matches!(SuperBlock::parse(&b).unwrap().validate(8 << 20, true), Err(SbError::UnsupportedIncompat(0x80))));
+        assert!(matches!(
+            SuperBlock::parse(&b).unwrap().validate(8 << 20, true),
+            Err(SbError::UnsupportedIncompat(0x80))
+        ));
         // Too big for the device.
-        assert!(matches!(SuperBlock::parse(&good).unwrap().validate(1 << 20, true), Err(SbError::TooBigForDevice { .. })));
+        assert!(matches!(
+            SuperBlock::parse(&good).unwrap().validate(1 << 20, true),
+            Err(SbError::TooBigForDevice { .. })
+        ));
     }
 
     #[test]
@@ -679,12 +753,18 @@ mod tests {
         put_le32(&mut b, 100, 0x100 | FEATURE_RO_COMPAT_SPARSE_SUPER);
         let sb = SuperBlock::parse(&b).unwrap();
         assert!(sb.validate(8 << 20, true).is_ok());
-        assert_eq!(sb.validate(8 << 20, false), Err(SbError::UnsupportedRoCompat(0x100)));
+        assert_eq!(
+            sb.validate(8 << 20, false),
+            Err(SbError::UnsupportedRoCompat(0x100))
+        );
     }
 
     #[test]
     fn sparse_super_groups() {
-        let geo = Geometry { sparse_super: true, ..Default::default() };
+        let geo = Geometry {
+            sparse_super: true,
+            ..Default::default()
+        };
         let with: [u32; 9] = [0, 1, 3, 5, 7, 9, 25, 27, 49];
         for g in 0..60 {
             assert_eq!(geo.group_has_super(g), with.contains(&g), "group {g}");
@@ -698,9 +778,30 @@ mod tests {
         let geo = sb.validate(8 << 20, false).unwrap();
         assert_eq!(geo.inode_loc(0), None);
         assert_eq!(geo.inode_loc(2049), None);
-        assert_eq!(geo.inode_loc(1), Some(InodeLoc { group: 0, table_block: 0, offset: 0 }));
-        assert_eq!(geo.inode_loc(9), Some(InodeLoc { group: 0, table_block: 1, offset: 0 }));
-        assert_eq!(geo.inode_loc(10), Some(InodeLoc { group: 0, table_block: 1, offset: 128 }));
+        assert_eq!(
+            geo.inode_loc(1),
+            Some(InodeLoc {
+                group: 0,
+                table_block: 0,
+                offset: 0
+            })
+        );
+        assert_eq!(
+            geo.inode_loc(9),
+            Some(InodeLoc {
+                group: 0,
+                table_block: 1,
+                offset: 0
+            })
+        );
+        assert_eq!(
+            geo.inode_loc(10),
+            Some(InodeLoc {
+                group: 0,
+                table_block: 1,
+                offset: 128
+            })
+        );
     }
 
     #[test]
@@ -730,10 +831,18 @@ mod tests {
             let ppb = 1u64 << (bits - 2);
             let ind = blocks.saturating_sub(12).div_ceil(ppb);
             let dind = blocks.saturating_sub(12 + ppb).div_ceil(ppb * ppb);
-            let tind = blocks.saturating_sub(12 + ppb + ppb * ppb).div_ceil(ppb * ppb * ppb);
+            let tind = blocks
+                .saturating_sub(12 + ppb + ppb * ppb)
+                .div_ceil(ppb * ppb * ppb);
             let meta = ind + dind + tind;
-            assert!((blocks + meta) << (bits - 9) <= u32::MAX as u64, "bits {bits}");
-            assert!(blocks > 12 + ppb + ppb * ppb, "reaches triple indirect at bits {bits}");
+            assert!(
+                (blocks + meta) << (bits - 9) <= u32::MAX as u64,
+                "bits {bits}"
+            );
+            assert!(
+                blocks > 12 + ppb + ppb * ppb,
+                "reaches triple indirect at bits {bits}"
+            );
         }
         // 1K blocks: the full tree fits, 16 GiB and change.
         assert_eq!(max_file_size(10), (12 + 256 + 65536 + 16777216) << 10);

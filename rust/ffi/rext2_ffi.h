@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The C API rext2 uses. bindgen turns this header (and what it includes) into
+ * rust/ffi/bindings_generated.rs; helpers.c implements the rext2_h_* wrappers
+ * for static inline functions and macros bindgen cannot call.
+ */
+#ifndef REXT2_FFI_H
+#define REXT2_FFI_H
+
+#include <linux/buffer_head.h>
+#include <linux/dcache.h>
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/fs_parser.h>
+#include <linux/mpage.h>
+#include <linux/namei.h>
+#include <linux/pagemap.h>
+#include <linux/slab.h>
+#include <linux/statfs.h>
+#include <linux/blkdev.h>
+#include <linux/uio.h>
+#include <linux/writeback.h>
+#include <linux/seq_file.h>
+#include <linux/ratelimit.h>
+#include <linux/spinlock.h>
+#include <linux/mutex.h>
+#include <linux/rwsem.h>
+
+/*
+ * In-memory inode: what rext2 keeps beside the VFS inode. Defined in C so the
+ * inode slab and container_of arithmetic stay in one place.
+ */
+struct rext2_inode_info {
+	/* i_block[] as on disk (little endian): direct and indirect pointers,
+	 * or a fast symlink's target. One spare byte keeps the target
+	 * NUL-terminated. */
+	__le32 i_data[15];
+	char i_data_nul;
+	u32 i_flags;
+	u32 i_dtime;
+	u32 i_file_acl;
+	u32 i_block_group;
+	u32 i_generation;
+	struct inode vfs_inode;
+};
+
+struct rext2_inode_info *rext2_h_inode_info(struct inode *inode);
+struct kmem_cache *rext2_h_inode_cache_create(void (*ctor)(void *));
+struct inode *rext2_h_alloc_inode(struct super_block *sb, struct kmem_cache *cache);
+
+struct buffer_head *rext2_h_sb_bread(struct super_block *sb, sector_t block);
+void rext2_h_brelse(struct buffer_head *bh);
+void rext2_h_map_bh(struct buffer_head *bh, struct super_block *sb, sector_t block);
+loff_t rext2_h_bdev_nr_bytes(struct super_block *sb);
+
+void rext2_h_i_uid_write(struct inode *inode, uid_t uid);
+void rext2_h_i_gid_write(struct inode *inode, gid_t gid);
+void rext2_h_set_times(struct inode *inode, time64_t atime, time64_t mtime, time64_t ctime);
+void rext2_h_i_size_write(struct inode *inode, loff_t size);
+dev_t rext2_h_mkdev(u32 major, u32 minor);
+
+bool rext2_h_dir_emit(struct dir_context *ctx, const char *name, int len, u64 ino, unsigned int type);
+
+void rext2_h_fc_error(struct fs_context *fc, const char *msg);
+void rext2_h_sb_msg(struct super_block *sb, int level, const char *msg, u64 value);
+__kernel_fsid_t rext2_h_uuid_to_fsid(const u8 *uuid);
+
+#endif
