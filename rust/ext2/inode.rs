@@ -5,10 +5,10 @@
 use super::blockmap::{self, BlockPath};
 use super::layout::{self, DiskInode};
 use super::superblock::Ext2Sb;
-use super::{dir, file, namei};
+use super::{dir, file, ialloc, indirect, namei, superblock};
 use crate::ffi;
-use crate::vfs::{self, errno, Inode, Level, OpsTable, SuperBlock};
-use core::ffi::{c_int, c_void};
+use crate::vfs::{self, Inode, OpsTable, SuperBlock};
+use core::ffi::c_int;
 use core::mem::offset_of;
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -22,15 +22,10 @@ static INODE_CACHE: AtomicPtr<ffi::kmem_cache> = AtomicPtr::new(ptr::null_mut())
 ///
 /// Called by the VFS only, with arguments that are live for the call as
 /// the C prototype documents.
-unsafe extern "C" fn init_once(obj: *mut c_void) {
-    let ei = obj as *mut ffi::rext2_inode_info;
-    // SAFETY: the slab passes a new object of our cache's size.
-    unsafe { ffi::inode_init_once(ptr::addr_of_mut!((*ei).vfs_inode)) };
-}
-
 pub(crate) fn create_cache() -> Result {
-    // SAFETY: plain cache creation with a constructor that matches the type.
-    let cache = unsafe { ffi::rext2_h_inode_cache_create(Some(init_once)) };
+    // SAFETY: plain cache creation (the constructor is in C: it initialises
+    // the inode and the block-map mutex).
+    let cache = unsafe { ffi::rext2_h_inode_cache_create() };
     if cache.is_null() {
         return Err(ENOMEM);
     }
@@ -85,15 +80,47 @@ pub(crate) fn info<'a>(inode: Inode) -> &'a ffi::rext2_inode_info {
     unsafe { &*info_ptr(inode.as_ptr()) }
 }
 
+/// Holds an inode's block-map mutex; released on drop.
+pub(crate) struct MapLock {
+    m: *mut ffi::mutex,
+}
+
+impl MapLock {
+    pub(crate) fn lock(inode: Inode) -> MapLock {
+        // SAFETY: the mutex lives in the inode, which the caller keeps alive
+        // for the guard's lifetime; it was initialised by the slab ctor.
+        let m = unsafe { ptr::addr_of_mut!((*info_ptr(inode.as_ptr())).i_map_lock) };
+        // SAFETY: as above.
+        unsafe { ffi::rext2_h_mutex_lock(m) };
+        MapLock { m }
+    }
+}
+
+impl Drop for MapLock {
+    fn drop(&mut self) {
+        // SAFETY: locked in `lock` by this task.
+        unsafe { ffi::mutex_unlock(self.m) };
+    }
+}
+
+/// rext2's per-inode data for changing, under the rules of the field
+/// (block map under [`MapLock`], the rest while the inode is I_NEW or
+/// under `i_rwsem`).
+pub(crate) fn info_mut<'a>(inode: Inode) -> &'a mut ffi::rext2_inode_info {
+    // SAFETY: `inode` is live and embedded in a rext2_inode_info; callers
+    // follow the locking rules above.
+    unsafe { &mut *info_ptr(inode.as_ptr()) }
+}
+
 /// Block pointer `slot` of `i_block`.
 fn i_block(inode: Inode, slot: usize) -> u32 {
     u32::from_le(info(inode).i_data[slot])
 }
 
-/// Logs a corrupt object and returns the error to give the caller.
+/// Reports a corrupt object (logged, recorded, `errors=` applied) and
+/// returns the error to give the caller.
 pub(crate) fn corrupt(sb: SuperBlock, what: &str, ino: u32) -> Error {
-    sb.msg(Level::Err, what, ino as u64);
-    errno::euclean()
+    superblock::fs_error(sb, what, ino as u64)
 }
 
 /// A mapped run of blocks.
@@ -191,16 +218,24 @@ pub(crate) unsafe extern "C" fn get_block(
     let bits = Ext2Sb::of(sb).geo.block_bits;
     // SAFETY: `bh` is the caller's scratch buffer_head.
     let want = unsafe { (*bh).b_size } >> bits;
-    match map_block(inode, iblock, want.min(u32::MAX as usize) as u32) {
-        Ok(Some(ext)) => {
+    let want = want.min(u32::MAX as usize) as u32;
+    let mapped = if create != 0 {
+        indirect::map_or_alloc(inode, iblock, want).map(Some)
+    } else {
+        map_block(inode, iblock, want).map(|e| e.map(|e| (e, false)))
+    };
+    match mapped {
+        Ok(Some((ext, new))) => {
             // SAFETY: `bh` is the caller's; map_bh sets the mapping fields.
             unsafe {
                 ffi::rext2_h_map_bh(bh, sb.as_ptr(), ext.pblk as u64);
                 (*bh).b_size = (ext.len as usize) << bits;
+                if new {
+                    ffi::rext2_h_set_buffer_new(bh);
+                }
             }
             0
         }
-        Ok(None) if create != 0 => EROFS.to_errno(),
         Ok(None) => 0,
         Err(e) => e.to_errno(),
     }
@@ -228,14 +263,179 @@ unsafe extern "C" fn readahead(rac: *mut ffi::readahead_control) {
     unsafe { ffi::mpage_readahead(rac, Some(get_block)) }
 }
 
+/// Undoes what a failed or short write allocated past EOF.
+fn write_failed(inode: Inode, to: i64) {
+    let size = inode.size() as i64;
+    if to > size {
+        // SAFETY: the inode is live and its i_rwsem is held by the writer.
+        unsafe { ffi::truncate_pagecache(inode.as_ptr(), size) };
+        indirect::truncate_blocks(inode, size as u64);
+    }
+}
+
+/// `address_space_operations::write_begin` (the classic path).
+///
+/// # Safety
+///
+/// Called by the VFS with the arguments its prototype documents.
+unsafe extern "C" fn write_begin(
+    _file: *mut ffi::file,
+    mapping: *mut ffi::address_space,
+    pos: ffi::loff_t,
+    len: u32,
+    foliop: *mut *mut ffi::folio,
+    _fsdata: *mut *mut core::ffi::c_void,
+) -> c_int {
+    // SAFETY: live for the call.
+    let ret = unsafe { ffi::block_write_begin(mapping, pos, len, foliop, Some(get_block)) };
+    if ret < 0 {
+        // SAFETY: a file mapping's host is its inode, live for the call.
+        write_failed(
+            unsafe { Inode::from_raw((*mapping).host) },
+            pos + len as i64,
+        );
+    }
+    ret
+}
+
+/// `address_space_operations::write_end` (the classic path).
+///
+/// # Safety
+///
+/// Called by the VFS with the folio `write_begin` returned.
+unsafe extern "C" fn write_end(
+    file: *mut ffi::file,
+    mapping: *mut ffi::address_space,
+    pos: ffi::loff_t,
+    len: u32,
+    copied: u32,
+    folio: *mut ffi::folio,
+    fsdata: *mut core::ffi::c_void,
+) -> c_int {
+    // SAFETY: live for the call.
+    let ret = unsafe { ffi::generic_write_end(file, mapping, pos, len, copied, folio, fsdata) };
+    if ret < len as c_int {
+        // SAFETY: as in write_begin.
+        write_failed(
+            unsafe { Inode::from_raw((*mapping).host) },
+            pos + len as i64,
+        );
+    }
+    ret
+}
+
+/// `address_space_operations::writepages`.
+///
+/// # Safety
+///
+/// Called by writeback with a live mapping and control.
+unsafe extern "C" fn writepages(
+    mapping: *mut ffi::address_space,
+    wbc: *mut ffi::writeback_control,
+) -> c_int {
+    // SAFETY: live for the call.
+    unsafe { ffi::mpage_writepages(mapping, wbc, Some(get_block)) }
+}
+
+/// `address_space_operations::bmap` (FIBMAP).
+///
+/// # Safety
+///
+/// Called by the VFS with a live mapping.
+unsafe extern "C" fn bmap(mapping: *mut ffi::address_space, block: ffi::sector_t) -> ffi::sector_t {
+    // SAFETY: live for the call.
+    unsafe { ffi::generic_block_bmap(mapping, block, Some(get_block)) }
+}
+
 pub(crate) static AOPS: OpsTable<ffi::address_space_operations> =
     OpsTable(ffi::address_space_operations {
+        dirty_folio: Some(ffi::block_dirty_folio),
+        invalidate_folio: Some(ffi::block_invalidate_folio),
         read_folio: Some(read_folio),
         readahead: Some(readahead),
+        write_begin: Some(write_begin),
+        write_end: Some(write_end),
+        writepages: Some(writepages),
+        bmap: Some(bmap),
+        migrate_folio: Some(ffi::buffer_migrate_folio),
+        is_partially_uptodate: Some(ffi::block_is_partially_uptodate),
+        error_remove_folio: Some(ffi::generic_error_remove_folio),
         ..vfs::zeroed()
     });
 
-static SPECIAL_IOPS: OpsTable<ffi::inode_operations> = OpsTable(vfs::zeroed());
+/// Changes the size of a regular file, directory or slow symlink: zeroes
+/// the tail of the new last block, drops the page cache past it and frees
+/// the blocks past it.
+pub(crate) fn set_size(inode: Inode, new_size: u64) -> Result {
+    // SAFETY: the caller holds i_rwsem (setattr).
+    let mode = unsafe { (*inode.as_ptr()).i_mode };
+    let ft = mode & layout::S_IFMT;
+    if !(ft == layout::S_IFREG || ft == layout::S_IFDIR || ft == layout::S_IFLNK) {
+        return Err(EINVAL);
+    }
+    // SAFETY: as above; a fast symlink has no blocks to truncate.
+    unsafe {
+        let raw = inode.as_ptr();
+        if ft == layout::S_IFLNK && (*raw).i_blocks == 0 {
+            return Err(EINVAL);
+        }
+        ffi::inode_dio_wait(raw);
+        let r = ffi::block_truncate_page((*raw).i_mapping, new_size as i64, Some(get_block));
+        if r != 0 {
+            return Err(Error::from_errno(r));
+        }
+        ffi::truncate_setsize(raw, new_size as i64);
+    }
+    indirect::truncate_blocks(inode, new_size);
+    // SAFETY: as above.
+    unsafe {
+        ffi::rext2_h_touch_mc(inode.as_ptr());
+        ffi::rext2_h_mark_inode_dirty(inode.as_ptr());
+    }
+    Ok(())
+}
+
+/// `inode_operations::setattr` for every rext2 inode.
+///
+/// # Safety
+///
+/// Called by the VFS with i_rwsem held and live arguments.
+pub(crate) unsafe extern "C" fn setattr(
+    idmap: *mut ffi::mnt_idmap,
+    dentry: *mut ffi::dentry,
+    attr: *mut ffi::iattr,
+) -> c_int {
+    // SAFETY: live for the call; a positive dentry.
+    let inode = unsafe { Inode::from_raw((*dentry).d_inode) };
+    // SAFETY: as above.
+    let r = unsafe { ffi::setattr_prepare(idmap, dentry, attr) };
+    if r != 0 {
+        return r;
+    }
+    // SAFETY: as above.
+    let (valid, size) = unsafe { ((*attr).ia_valid, (*attr).ia_size) };
+    if valid & ffi::ATTR_SIZE != 0 && size as u64 != inode.size() {
+        if let Err(e) = set_size(inode, size as u64) {
+            return e.to_errno();
+        }
+    }
+    // SAFETY: as above.
+    unsafe {
+        ffi::setattr_copy(idmap, inode.as_ptr(), attr);
+        ffi::rext2_h_mark_inode_dirty(inode.as_ptr());
+    }
+    0
+}
+
+static SPECIAL_IOPS: OpsTable<ffi::inode_operations> = OpsTable(ffi::inode_operations {
+    setattr: Some(setattr),
+    ..vfs::zeroed()
+});
+
+/// Inode operations of device nodes, fifos and sockets.
+pub(crate) fn special_iops() -> *const ffi::inode_operations {
+    SPECIAL_IOPS.as_ptr()
+}
 
 /// ext2 inode flags that map to VFS inode flags.
 const EXT2_SYNC_FL: u32 = 0x0000_0008;
@@ -244,7 +444,7 @@ const EXT2_APPEND_FL: u32 = 0x0000_0020;
 const EXT2_NOATIME_FL: u32 = 0x0000_0080;
 const EXT2_DIRSYNC_FL: u32 = 0x0001_0000;
 
-fn vfs_flags(ext2: u32) -> u32 {
+pub(crate) fn vfs_flags(ext2: u32) -> u32 {
     let map = [
         (EXT2_SYNC_FL, ffi::S_SYNC),
         (EXT2_APPEND_FL, ffi::S_APPEND),
@@ -387,4 +587,101 @@ fn fill_inode(sb: SuperBlock, inode: Inode) -> Result {
         _ => return Err(corrupt(sb, "bad file type in inode", ino)),
     }
     Ok(())
+}
+
+/// `super_operations::write_inode`.
+///
+/// # Safety
+///
+/// Called by the VFS with a live inode and writeback control.
+pub(crate) unsafe extern "C" fn write_inode(
+    inode: *mut ffi::inode,
+    wbc: *mut ffi::writeback_control,
+) -> c_int {
+    // SAFETY: live for the call.
+    let inode = unsafe { Inode::from_raw(inode) };
+    // SAFETY: as above.
+    let sync = unsafe { (*wbc).sync_mode } == ffi::writeback_sync_modes_WB_SYNC_ALL;
+    vfs::to_c(write_inode_now(inode, sync))
+}
+
+/// Copies the in-memory inode into its on-disk record.
+pub(crate) fn write_inode_now(inode: Inode, sync: bool) -> Result {
+    let sb = inode.sb();
+    let info = Ext2Sb::of(sb);
+    let loc = info.geo.inode_loc(inode.ino()).ok_or(EINVAL)?;
+    let desc = info.desc(loc.group)?;
+    let bh = sb.bread(desc.inode_table as u64 + loc.table_block as u64)?;
+    let d = disk_inode_of(inode);
+    let end = loc.offset + info.geo.inode_size as usize;
+    bh.modify(|b| {
+        if let Some(rec) = b.get_mut(loc.offset..end) {
+            d.store(rec);
+        }
+    });
+    if sync {
+        bh.sync()?;
+    }
+    Ok(())
+}
+
+/// The on-disk form of a VFS inode.
+fn disk_inode_of(inode: Inode) -> DiskInode {
+    let raw = inode.as_ptr();
+    let ei = info(inode);
+    // SAFETY: the inode is live; the VFS serialises write_inode with
+    // changes that matter (racy timestamps are tolerated as in C).
+    unsafe {
+        DiskInode {
+            mode: (*raw).i_mode,
+            uid: ffi::rext2_h_i_uid_read(raw),
+            gid: ffi::rext2_h_i_gid_read(raw),
+            size: inode.size(),
+            atime: ffi::rext2_h_inode_get_atime_sec(raw),
+            ctime: ffi::rext2_h_inode_get_ctime_sec(raw),
+            mtime: ffi::rext2_h_inode_get_mtime_sec(raw),
+            dtime: ei.i_dtime,
+            links_count: (*raw).__bindgen_anon_1.i_nlink.min(u16::MAX as u32) as u16,
+            blocks: (*raw).i_blocks.min(u32::MAX as u64) as u32,
+            flags: ei.i_flags,
+            block: core::array::from_fn(|i| u32::from_le(ei.i_data[i])),
+            generation: ei.i_generation,
+            file_acl: ei.i_file_acl,
+            size_high: 0,
+        }
+    }
+}
+
+/// `super_operations::evict_inode`.
+///
+/// # Safety
+///
+/// Called by the VFS once, when the last reference to the inode is gone.
+pub(crate) unsafe extern "C" fn evict_inode(raw: *mut ffi::inode) {
+    // SAFETY: the inode is live until clear_inode and ours alone now.
+    let inode = unsafe { Inode::from_raw(raw) };
+    // SAFETY: as above.
+    let (delete, is_dir) = unsafe {
+        let delete = (*raw).__bindgen_anon_1.i_nlink == 0 && !ffi::is_bad_inode(raw);
+        (delete, (*raw).i_mode & layout::S_IFMT == layout::S_IFDIR)
+    };
+    // SAFETY: as above.
+    unsafe { ffi::truncate_inode_pages_final(ptr::addr_of_mut!((*raw).i_data)) };
+    if delete {
+        // The record keeps its deletion time, as e2fsck expects; then the
+        // blocks and the inode go back to the free pool.
+        info_mut(inode).i_dtime = superblock::now_secs();
+        // SAFETY: as above.
+        unsafe { ffi::rext2_h_i_size_write(raw, 0) };
+        indirect::truncate_blocks(inode, 0);
+        let _ = write_inode_now(inode, false);
+    }
+    // SAFETY: as above.
+    unsafe {
+        ffi::invalidate_inode_buffers(raw);
+        ffi::clear_inode(raw);
+    }
+    if delete {
+        let _ = ialloc::free_ino(inode.sb(), inode.ino(), is_dir);
+    }
 }

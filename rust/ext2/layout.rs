@@ -609,6 +609,39 @@ impl DiskInode {
         })
     }
 
+    /// Writes the fields rext2 manages into an on-disk record of at least
+    /// 128 bytes, leaving the others (OS-dependent and extra fields) as
+    /// they are. Sizes over 4 GiB use `i_size_high` for regular files.
+    pub fn store(&self, b: &mut [u8]) {
+        if b.len() < GOOD_OLD_INODE_SIZE as usize {
+            return;
+        }
+        put_le16(b, 0, self.mode);
+        put_le16(b, 2, self.uid as u16);
+        put_le32(b, 4, self.size as u32);
+        put_le32(b, 8, self.atime as u32);
+        put_le32(b, 12, self.ctime as u32);
+        put_le32(b, 16, self.mtime as u32);
+        put_le32(b, 20, self.dtime);
+        put_le16(b, 24, self.gid as u16);
+        put_le16(b, 26, self.links_count);
+        put_le32(b, 28, self.blocks);
+        put_le32(b, 32, self.flags);
+        for (i, w) in self.block.iter().enumerate() {
+            put_le32(b, 40 + 4 * i, *w);
+        }
+        put_le32(b, 100, self.generation);
+        put_le32(b, 104, self.file_acl);
+        let high = if self.mode & S_IFMT == S_IFREG {
+            (self.size >> 32) as u32
+        } else {
+            self.size_high
+        };
+        put_le32(b, 108, high);
+        put_le16(b, 120, (self.uid >> 16) as u16);
+        put_le16(b, 122, (self.gid >> 16) as u16);
+    }
+
     pub fn file_type(&self) -> u16 {
         self.mode & S_IFMT
     }
@@ -802,6 +835,24 @@ mod tests {
                 offset: 128
             })
         );
+    }
+
+    #[test]
+    fn inode_store_round_trips() {
+        let mut b = [0xa5u8; 256];
+        let mut d = DiskInode::parse(&b).unwrap();
+        d.mode = S_IFREG | 0o600;
+        d.size = (7 << 32) + 9;
+        d.uid = 0x1234_5678;
+        d.gid = 0x0009_0001;
+        d.atime = -5;
+        d.block[14] = 77;
+        d.store(&mut b);
+        d.size_high = 7;
+        assert_eq!(DiskInode::parse(&b).unwrap(), d);
+        // Fields rext2 does not manage are untouched.
+        assert_eq!(b[116], 0xa5);
+        assert_eq!(b[200], 0xa5);
     }
 
     #[test]

@@ -1,24 +1,92 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Mounting: filesystem type registration, the superblock and group
-//! descriptors, statfs and unmount.
+//! Mounting: filesystem type registration, mount options, the superblock
+//! and group descriptors, statfs, sync, remount and unmount.
 
 use super::inode;
 use super::layout::{
-    self, Geometry, GroupDesc, SbError, EXT2_MAGIC, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE,
+    self, put_le16, put_le32, Geometry, GroupDesc, SbError, EXT2_MAGIC, SUPERBLOCK_OFFSET,
+    SUPERBLOCK_SIZE,
 };
 use crate::ffi;
-use crate::vfs::{self, CMsg, Level, OpsTable, SuperBlock};
-use core::ffi::c_int;
+use crate::vfs::{self, BufferHead, CMsg, Level, OpsTable, SuperBlock};
+use core::ffi::{c_char, c_int};
 use core::ptr::addr_of_mut;
+use core::sync::atomic::{AtomicU32, Ordering};
+use kernel::new_mutex;
 use kernel::prelude::*;
+use kernel::sync::Mutex;
 
-/// What rext2 keeps per mounted filesystem (`s_fs_info`).
-pub(crate) struct Ext2Sb {
-    pub(crate) geo: Geometry,
-    pub(crate) disk: layout::SuperBlock,
-    pub(crate) descs: KVec<GroupDesc>,
+/// What to do when corruption is found (`errors=`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum OnError {
+    Continue = 1,
+    RemountRo = 2,
+    Panic = 3,
+}
+
+impl OnError {
+    fn from_disk(v: u16) -> OnError {
+        match v {
+            2 => OnError::RemountRo,
+            3 => OnError::Panic,
+            _ => OnError::Continue,
+        }
+    }
+
+    fn from_u32(v: u32) -> OnError {
+        OnError::from_disk(v as u16)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            OnError::Continue => "continue",
+            OnError::RemountRo => "remount-ro",
+            OnError::Panic => "panic",
+        }
+    }
+}
+
+/// Options given at mount or remount; `None` means "not given".
+#[derive(Default)]
+struct MountOpts {
+    errors: Option<OnError>,
+}
+
+/// Free counts of one group, kept in memory and written through to its
+/// descriptor.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct GroupCounts {
+    pub(crate) free_blocks: u32,
+    pub(crate) free_inodes: u32,
+    pub(crate) used_dirs: u32,
+}
+
+/// Everything allocation changes, under one mutex.
+pub(crate) struct AllocState {
+    pub(crate) groups: KVec<GroupCounts>,
     pub(crate) free_blocks: u64,
     pub(crate) free_inodes: u64,
+    /// Blocks promised to writes in flight (the multipage write path's
+    /// RESERVE); allocation and statfs leave them alone.
+    pub(crate) reserved: u64,
+    /// `s_state` as found at mount (restored at a clean unmount).
+    mount_state: u16,
+}
+
+/// What rext2 keeps per mounted filesystem (`s_fs_info`).
+#[pin_data]
+pub(crate) struct Ext2Sb {
+    pub(crate) geo: Geometry,
+    /// The superblock as read at mount.
+    pub(crate) disk: layout::SuperBlock,
+    /// Group descriptors: where each group's bitmaps and inode table are.
+    pub(crate) descs: KVec<GroupDesc>,
+    desc_bhs: KVec<BufferHead>,
+    sb_bh: BufferHead,
+    sb_off: usize,
+    on_error: AtomicU32,
+    #[pin]
+    pub(crate) state: Mutex<AllocState>,
 }
 
 impl Ext2Sb {
@@ -30,10 +98,141 @@ impl Ext2Sb {
         unsafe { sb.fs_info::<Ext2Sb>() }
     }
 
-    /// The descriptor of group `g`, which exists (geometry invariant).
+    /// The descriptor of group `g`.
     pub(crate) fn desc(&self, g: u32) -> Result<&GroupDesc> {
         self.descs.get(g as usize).ok_or(EINVAL)
     }
+
+    /// Writes group `g`'s counts into its on-disk descriptor.
+    pub(crate) fn store_counts(&self, g: u32, c: &GroupCounts) {
+        let (blk, off) = self.geo.group_desc_loc(g);
+        let idx = (blk - self.geo.first_data_block - 1) as usize;
+        if let Some(bh) = self.desc_bhs.get(idx) {
+            bh.modify(|d| {
+                put_le16(d, off + 12, c.free_blocks as u16);
+                put_le16(d, off + 14, c.free_inodes as u16);
+                put_le16(d, off + 16, c.used_dirs as u16);
+            });
+        }
+    }
+
+    fn on_error(&self) -> OnError {
+        OnError::from_u32(self.on_error.load(Ordering::Relaxed))
+    }
+
+    /// Writes the free counts and `state` into the superblock; waits for
+    /// the write when `wait`.
+    fn commit_super(&self, st: &AllocState, state: u16, wait: bool) -> Result {
+        let now = now_secs();
+        let off = self.sb_off;
+        self.sb_bh.modify(|b| {
+            put_le32(b, off + 12, st.free_blocks.min(u32::MAX as u64) as u32);
+            put_le32(b, off + 16, st.free_inodes.min(u32::MAX as u64) as u32);
+            put_le32(b, off + 48, now);
+            put_le16(b, off + 58, state);
+        });
+        if wait {
+            self.sb_bh.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Current `s_state` on disk.
+    fn disk_state(&self) -> u16 {
+        layout::le16(self.sb_bh.data(), self.sb_off + 58).unwrap_or(0)
+    }
+
+    /// Marks the filesystem in use: not clean until unmounted, one more
+    /// mount counted (what e2fsck looks at).
+    fn start_rw(&self, sb: SuperBlock) -> Result {
+        let mut st = self.state.lock();
+        let state = self.disk_state();
+        st.mount_state = state;
+        warn_if_unchecked(sb, &self.disk, state);
+        let off = self.sb_off;
+        let now = now_secs();
+        self.sb_bh.modify(|b| {
+            let count = layout::le16(b, off + 52).unwrap_or(0);
+            put_le16(b, off + 52, count.wrapping_add(1));
+            if layout::le16(b, off + 54) == Some(0) {
+                put_le16(b, off + 54, DEFAULT_MAX_MNT_COUNT);
+            }
+            put_le32(b, off + 44, now);
+        });
+        self.commit_super(&st, state & !layout::STATE_VALID, true)
+    }
+
+    /// Marks the filesystem clean again (unless it had errors).
+    fn stop_rw(&self) -> Result {
+        let st = self.state.lock();
+        let state = st.mount_state | (self.disk_state() & layout::STATE_ERROR);
+        self.commit_super(&st, state, true)
+    }
+}
+
+/// The default maximal mount count ext2 sets when the field is 0.
+const DEFAULT_MAX_MNT_COUNT: u16 = 20;
+
+pub(crate) fn now_secs() -> u32 {
+    // SAFETY: plain clock read.
+    unsafe { ffi::ktime_get_real_seconds() as u32 }
+}
+
+fn warn_if_unchecked(sb: SuperBlock, disk: &layout::SuperBlock, state: u16) {
+    let max = disk.max_mnt_count as i16;
+    if state & layout::STATE_VALID == 0 {
+        sb.msg(
+            Level::Warn,
+            "warning: mounting unchecked fs, running e2fsck is recommended",
+            0,
+        );
+    } else if state & layout::STATE_ERROR != 0 {
+        sb.msg(
+            Level::Warn,
+            "warning: mounting fs with errors, running e2fsck is recommended",
+            0,
+        );
+    } else if max >= 0 && disk.mnt_count >= max as u16 {
+        sb.msg(
+            Level::Warn,
+            "warning: maximal mount count reached, running e2fsck is recommended",
+            disk.mnt_count as u64,
+        );
+    } else if disk.checkinterval != 0
+        && disk.lastcheck as u64 + disk.checkinterval as u64 <= now_secs() as u64
+    {
+        sb.msg(
+            Level::Warn,
+            "warning: checktime reached, running e2fsck is recommended",
+            0,
+        );
+    }
+}
+
+/// Reports corruption found in a mounted filesystem: logs it, records the
+/// error on disk and applies `errors=`. Returns the error for the caller
+/// (EUCLEAN).
+pub(crate) fn fs_error(sb: SuperBlock, what: &str, value: u64) -> Error {
+    sb.msg(Level::Err, what, value);
+    let info = Ext2Sb::of(sb);
+    if !sb.is_rdonly() {
+        let st = info.state.lock();
+        let state = info.disk_state() | layout::STATE_ERROR;
+        let _ = info.commit_super(&st, state, true);
+    }
+    match info.on_error() {
+        OnError::Panic => {
+            let m = CMsg::new(&["panic from previous error: ", what]);
+            // SAFETY: the user asked for errors=panic.
+            unsafe { ffi::rext2_h_panic(m.as_ptr()) };
+        }
+        OnError::RemountRo if !sb.is_rdonly() => {
+            sb.msg(Level::Err, "error: remounting filesystem read-only", 0);
+            sb.set_rdonly();
+        }
+        _ => {}
+    }
+    vfs::errno::euclean()
 }
 
 static mut FS_TYPE: ffi::file_system_type = vfs::zeroed();
@@ -41,11 +240,18 @@ static mut FS_TYPE: ffi::file_system_type = vfs::zeroed();
 static SUPER_OPS: OpsTable<ffi::super_operations> = OpsTable(ffi::super_operations {
     alloc_inode: Some(inode::alloc_inode),
     free_inode: Some(inode::free_inode),
+    write_inode: Some(inode::write_inode),
+    evict_inode: Some(inode::evict_inode),
+    put_super: Some(put_super),
+    sync_fs: Some(sync_fs),
     statfs: Some(statfs),
+    show_options: Some(show_options),
     ..vfs::zeroed()
 });
 
 static CONTEXT_OPS: OpsTable<ffi::fs_context_operations> = OpsTable(ffi::fs_context_operations {
+    free: Some(free_fc),
+    parse_param: Some(parse_param),
     get_tree: Some(get_tree),
     reconfigure: Some(reconfigure),
     ..vfs::zeroed()
@@ -82,12 +288,75 @@ pub(crate) fn unregister() {
 ///
 /// # Safety
 ///
-/// Called by the VFS only, with arguments that are live for the call as
-/// the C prototype documents.
+/// Called by the VFS with a live fs_context being set up.
 unsafe extern "C" fn init_fs_context(fc: *mut ffi::fs_context) -> c_int {
-    // SAFETY: the VFS passes a live fs_context being set up.
-    unsafe { (*fc).ops = CONTEXT_OPS.as_ptr() };
+    let Ok(opts) = KBox::new(MountOpts::default(), GFP_KERNEL) else {
+        return ENOMEM.to_errno();
+    };
+    // SAFETY: `fc` is live and ours to set up; `free_fc` frees the options.
+    unsafe {
+        (*fc).fs_private = KBox::into_raw(opts).cast();
+        (*fc).ops = CONTEXT_OPS.as_ptr();
+    }
     0
+}
+
+/// The options of a context set up by `init_fs_context`.
+fn opts<'a>(fc: *mut ffi::fs_context) -> &'a mut MountOpts {
+    // SAFETY: `fs_private` holds our MountOpts from init_fs_context until
+    // free_fc; the VFS serialises calls on one context.
+    unsafe { &mut *((*fc).fs_private as *mut MountOpts) }
+}
+
+/// `fs_context_operations::free`.
+///
+/// # Safety
+///
+/// Called by the VFS once, when the context is destroyed.
+unsafe extern "C" fn free_fc(fc: *mut ffi::fs_context) {
+    // SAFETY: see `opts`; null if init_fs_context failed.
+    unsafe {
+        let p = (*fc).fs_private as *mut MountOpts;
+        if !p.is_null() {
+            drop(KBox::from_raw(p));
+            (*fc).fs_private = core::ptr::null_mut();
+        }
+    }
+}
+
+fn c_bytes<'a>(s: *const c_char) -> &'a [u8] {
+    if s.is_null() {
+        return &[];
+    }
+    // SAFETY: the VFS passes NUL-terminated parameter strings that live for
+    // the call.
+    unsafe { core::ffi::CStr::from_ptr(s).to_bytes() }
+}
+
+/// `fs_context_operations::parse_param`.
+///
+/// # Safety
+///
+/// Called by the VFS with a live context and parameter.
+unsafe extern "C" fn parse_param(fc: *mut ffi::fs_context, param: *mut ffi::fs_parameter) -> c_int {
+    // SAFETY: `param` is live for the call.
+    let key = c_bytes(unsafe { (*param).key });
+    // SAFETY: as above.
+    let value = c_bytes(unsafe { ffi::rext2_h_param_string(param) });
+    match key {
+        b"errors" => {
+            let e = match value {
+                b"continue" => OnError::Continue,
+                b"remount-ro" => OnError::RemountRo,
+                b"panic" => OnError::Panic,
+                _ => return fc_error(fc, "errors= takes continue, remount-ro or panic").to_errno(),
+            };
+            opts(fc).errors = Some(e);
+            0
+        }
+        // Let the VFS handle "source" and report unknown options.
+        _ => -(ffi::ENOPARAM as c_int),
+    }
 }
 
 fn fc_error(fc: *mut ffi::fs_context, what: &str) -> Error {
@@ -97,21 +366,22 @@ fn fc_error(fc: *mut ffi::fs_context, what: &str) -> Error {
     EINVAL
 }
 
+/// Read-write mounts stay refused until the whole write side is in.
+const RW_SUPPORTED: bool = true;
+const RW_REFUSED: &str = "read-write mounts are not supported yet; mount with -o ro";
+
 fn wants_rw(fc: *mut ffi::fs_context) -> bool {
     // SAFETY: `fc` is the live context of this mount or remount.
     unsafe { (*fc).sb_flags & ffi::SB_RDONLY == 0 }
 }
 
-const RW_REFUSED: &str = "read-write mounts are not supported yet; mount with -o ro";
-
 /// `fs_context_operations::get_tree`.
 ///
 /// # Safety
 ///
-/// Called by the VFS only, with arguments that are live for the call as
-/// the C prototype documents.
+/// Called by the VFS with a live, parsed context.
 unsafe extern "C" fn get_tree(fc: *mut ffi::fs_context) -> c_int {
-    if wants_rw(fc) {
+    if wants_rw(fc) && !RW_SUPPORTED {
         return fc_error(fc, RW_REFUSED).to_errno();
     }
     // SAFETY: `fc` is live; fill_super matches get_tree_bdev's contract.
@@ -122,24 +392,52 @@ unsafe extern "C" fn get_tree(fc: *mut ffi::fs_context) -> c_int {
 ///
 /// # Safety
 ///
-/// Called by the VFS only, with arguments that are live for the call as
-/// the C prototype documents.
+/// Called by the VFS with a live context whose `root` is the mounted tree.
 unsafe extern "C" fn reconfigure(fc: *mut ffi::fs_context) -> c_int {
-    if wants_rw(fc) {
-        return fc_error(fc, RW_REFUSED).to_errno();
+    // SAFETY: for a reconfiguration `fc->root` is the mounted root.
+    let sb = unsafe { SuperBlock::from_raw((*(*fc).root).d_sb) };
+    vfs::to_c(reconfigure_inner(sb, fc))
+}
+
+fn reconfigure_inner(sb: SuperBlock, fc: *mut ffi::fs_context) -> Result {
+    let info = Ext2Sb::of(sb);
+    // SAFETY: `sb` is live and its s_umount is held by the VFS.
+    let r = unsafe { ffi::sync_filesystem(sb.as_ptr()) };
+    if r != 0 {
+        return Err(Error::from_errno(r));
     }
-    0
+    let was_ro = sb.is_rdonly();
+    let want_rw = wants_rw(fc);
+    if want_rw && !RW_SUPPORTED {
+        return Err(fc_error(fc, RW_REFUSED));
+    }
+    if was_ro && want_rw {
+        let unknown = info.disk.feature_ro_compat & !layout::SUPPORTED_RO_COMPAT;
+        if unknown != 0 {
+            sb.msg(
+                Level::Err,
+                "couldn't remount RDWR because of unsupported optional features",
+                unknown as u64,
+            );
+            return Err(EROFS);
+        }
+        info.start_rw(sb)?;
+    } else if !was_ro && !want_rw {
+        info.stop_rw()?;
+    }
+    if let Some(e) = opts(fc).errors {
+        info.on_error.store(e as u32, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 /// `file_system_type::kill_sb`.
 ///
 /// # Safety
 ///
-/// Called by the VFS only, with arguments that are live for the call as
-/// the C prototype documents.
+/// Called by the VFS once per super_block, last.
 unsafe extern "C" fn kill_sb(sb: *mut ffi::super_block) {
-    // SAFETY: the VFS passes the super_block being torn down; it stays live
-    // until kill_block_super returns.
+    // SAFETY: the super_block stays live until kill_block_super returns.
     let sbr = unsafe { SuperBlock::from_raw(sb) };
     // SAFETY: as above.
     unsafe { ffi::kill_block_super(sb) };
@@ -148,9 +446,71 @@ unsafe extern "C" fn kill_sb(sb: *mut ffi::super_block) {
     drop(unsafe { sbr.take_fs_info::<Ext2Sb>() });
 }
 
+/// `super_operations::put_super`: the last write of a clean unmount.
+///
+/// # Safety
+///
+/// Called by the VFS at unmount, after all inodes are gone.
+unsafe extern "C" fn put_super(sb: *mut ffi::super_block) {
+    // SAFETY: live for the call.
+    let sb = unsafe { SuperBlock::from_raw(sb) };
+    if !sb.is_rdonly() {
+        if let Err(e) = Ext2Sb::of(sb).stop_rw() {
+            sb.msg(
+                Level::Err,
+                "unable to write the superblock at unmount",
+                e.to_errno().unsigned_abs() as u64,
+            );
+        }
+    }
+}
+
+/// `super_operations::sync_fs`.
+///
+/// # Safety
+///
+/// Called by the VFS with a live super_block.
+unsafe extern "C" fn sync_fs(sb: *mut ffi::super_block, wait: c_int) -> c_int {
+    // SAFETY: live for the call.
+    let sb = unsafe { SuperBlock::from_raw(sb) };
+    if sb.is_rdonly() {
+        return 0;
+    }
+    let info = Ext2Sb::of(sb);
+    let st = info.state.lock();
+    let state = info.disk_state() & !layout::STATE_VALID;
+    vfs::to_c(info.commit_super(&st, state, wait != 0))
+}
+
+/// `super_operations::show_options`.
+///
+/// # Safety
+///
+/// Called by the VFS with a live seq_file and root dentry.
+unsafe extern "C" fn show_options(m: *mut ffi::seq_file, root: *mut ffi::dentry) -> c_int {
+    // SAFETY: live for the call.
+    let sb = unsafe { SuperBlock::from_raw((*root).d_sb) };
+    let info = Ext2Sb::of(sb);
+    let e = info.on_error();
+    if e != OnError::from_disk(info.disk.errors) {
+        let s = CMsg::new(&[",errors=", e.name()]);
+        // SAFETY: `m` is live; `s` is NUL-terminated.
+        unsafe { ffi::rext2_h_seq_puts(m, s.as_ptr()) };
+    }
+    0
+}
+
 /// Reads and validates the superblock at the current block size. Returns
-/// the decoded record and geometry.
-fn read_super(sb: SuperBlock, bs: u32) -> Result<(layout::SuperBlock, Result<Geometry, SbError>)> {
+/// the buffer, the record's offset in it, the decoded record and geometry.
+fn read_super(
+    sb: SuperBlock,
+    bs: u32,
+) -> Result<(
+    BufferHead,
+    usize,
+    layout::SuperBlock,
+    Result<Geometry, SbError>,
+)> {
     let block = layout::div_nz(SUPERBLOCK_OFFSET, bs as u64);
     let off = layout::rem_nz(SUPERBLOCK_OFFSET, bs as u64) as usize;
     let bh = sb
@@ -159,7 +519,7 @@ fn read_super(sb: SuperBlock, bs: u32) -> Result<(layout::SuperBlock, Result<Geo
     let raw = bh.data().get(off..off + SUPERBLOCK_SIZE).ok_or(EINVAL)?;
     let disk = layout::SuperBlock::parse(raw).map_err(|_| EINVAL)?;
     let geo = disk.validate(sb.device_bytes(), sb.is_rdonly());
-    Ok((disk, geo))
+    Ok((bh, off, disk, geo))
 }
 
 fn refuse(sb: SuperBlock, e: SbError) -> Error {
@@ -167,15 +527,16 @@ fn refuse(sb: SuperBlock, e: SbError) -> Error {
     EINVAL
 }
 
-fn load(sb: SuperBlock) -> Result<Ext2Sb> {
+fn fill_super_inner(sb: SuperBlock, fc: *mut ffi::fs_context) -> Result {
     let bs = sb.min_blocksize(1024);
     if bs == 0 {
         sb.msg(Level::Err, "unable to set block size", 1024);
         return Err(EINVAL);
     }
-    let (disk, geo) = read_super(sb, bs)?;
+    let (mut sb_bh, mut sb_off, disk, geo) = read_super(sb, bs)?;
     let mut geo = geo.map_err(|e| refuse(sb, e))?;
     if geo.block_size != bs {
+        drop(sb_bh);
         if !sb.set_blocksize(geo.block_size) {
             sb.msg(
                 Level::Err,
@@ -184,7 +545,7 @@ fn load(sb: SuperBlock) -> Result<Ext2Sb> {
             );
             return Err(EINVAL);
         }
-        let (disk2, geo2) = read_super(sb, geo.block_size)?;
+        let (bh2, off2, disk2, geo2) = read_super(sb, geo.block_size)?;
         geo = geo2.map_err(|e| refuse(sb, e))?;
         if disk2 != disk {
             sb.msg(
@@ -194,20 +555,26 @@ fn load(sb: SuperBlock) -> Result<Ext2Sb> {
             );
             return Err(EINVAL);
         }
+        sb_bh = bh2;
+        sb_off = off2;
     }
 
     let mut descs = KVec::with_capacity(geo.groups as usize, GFP_KERNEL)?;
+    let mut groups = KVec::with_capacity(geo.groups as usize, GFP_KERNEL)?;
+    let mut desc_bhs = KVec::with_capacity(geo.desc_blocks as usize, GFP_KERNEL)?;
+    for i in 0..geo.desc_blocks {
+        let blk = geo.first_data_block as u64 + 1 + i as u64;
+        let bh = sb
+            .bread(blk)
+            .inspect_err(|_| sb.msg(Level::Err, "unable to read group descriptors", blk))?;
+        desc_bhs.push(bh, GFP_KERNEL)?;
+    }
     let (mut free_blocks, mut free_inodes) = (0u64, 0u64);
-    let mut cur: Option<(u32, vfs::BufferHead)> = None;
     for g in 0..geo.groups {
         let (blk, off) = geo.group_desc_loc(g);
-        if cur.as_ref().map(|(b, _)| *b) != Some(blk) {
-            let bh = sb.bread(blk as u64).inspect_err(|_| {
-                sb.msg(Level::Err, "unable to read group descriptors", blk as u64)
-            })?;
-            cur = Some((blk, bh));
-        }
-        let bh = &cur.as_ref().ok_or(EIO)?.1;
+        let bh = desc_bhs
+            .get((blk - geo.first_data_block - 1) as usize)
+            .ok_or(EINVAL)?;
         let desc = bh
             .data()
             .get(off..off + layout::GROUP_DESC_SIZE)
@@ -216,40 +583,35 @@ fn load(sb: SuperBlock) -> Result<Ext2Sb> {
         desc.validate(&geo, g).map_err(|e| refuse(sb, e))?;
         free_blocks += desc.free_blocks_count as u64;
         free_inodes += desc.free_inodes_count as u64;
+        groups.push(
+            GroupCounts {
+                free_blocks: desc.free_blocks_count as u32,
+                free_inodes: desc.free_inodes_count as u32,
+                used_dirs: desc.used_dirs_count as u32,
+            },
+            GFP_KERNEL,
+        )?;
         descs.push(desc, GFP_KERNEL)?;
     }
-    if disk.state & layout::STATE_VALID == 0 || disk.state & layout::STATE_ERROR != 0 {
-        sb.msg(
-            Level::Warn,
-            "warning: mounting unchecked fs, running e2fsck is recommended",
-            0,
-        );
-    }
-    Ok(Ext2Sb {
-        geo,
-        disk,
-        descs,
-        free_blocks,
-        free_inodes,
-    })
-}
-
-/// The fill_super callback of `get_tree_bdev`.
-///
-/// # Safety
-///
-/// Called by the VFS only, with arguments that are live for the call as
-/// the C prototype documents.
-unsafe extern "C" fn fill_super(sb: *mut ffi::super_block, _fc: *mut ffi::fs_context) -> c_int {
-    // SAFETY: the VFS passes the new super_block, live during the call.
-    let sbr = unsafe { SuperBlock::from_raw(sb) };
-    vfs::to_c(fill_super_inner(sbr))
-}
-
-fn fill_super_inner(sb: SuperBlock) -> Result {
-    let info = load(sb)?;
-    let max_bytes = layout::max_file_size(info.geo.block_bits);
-    sb.set_fs_info(KBox::new(info, GFP_KERNEL)?);
+    let on_error = opts(fc).errors.unwrap_or(OnError::from_disk(disk.errors));
+    let mount_state = disk.state;
+    let info = KBox::pin_init(
+        try_pin_init!(Ext2Sb {
+            geo,
+            disk,
+            descs,
+            desc_bhs,
+            sb_bh,
+            sb_off,
+            on_error: AtomicU32::new(on_error as u32),
+            state <- new_mutex!(AllocState { groups, free_blocks, free_inodes, reserved: 0, mount_state }, "rext2_alloc"),
+        }),
+        GFP_KERNEL,
+    )?;
+    // SAFETY: the Ext2Sb is never moved out of its box: the super_block
+    // owns it through a raw pointer until kill_sb drops it in place.
+    sb.set_fs_info(unsafe { Pin::into_inner_unchecked(info) });
+    let max_bytes = layout::max_file_size(geo.block_bits);
     // SAFETY: the super_block is being set up and not yet visible.
     unsafe {
         let s = sb.as_ptr();
@@ -263,8 +625,8 @@ fn fill_super_inner(sb: SuperBlock) -> Result {
     }
     let root = inode::iget(sb, layout::ROOT_INO)?;
     // SAFETY: `root` is a referenced, fully set up inode.
-    let (mode, size) = unsafe { ((*root.as_ptr()).i_mode as u16, root.size()) };
-    if mode & layout::S_IFMT != layout::S_IFDIR || size == 0 {
+    let mode = unsafe { (*root.as_ptr()).i_mode };
+    if mode & layout::S_IFMT != layout::S_IFDIR {
         sb.msg(Level::Err, "corrupt root inode, run e2fsck", 0);
         // SAFETY: we hold the reference iget returned.
         unsafe { ffi::iput(root.as_ptr()) };
@@ -277,30 +639,47 @@ fn fill_super_inner(sb: SuperBlock) -> Result {
     }
     // SAFETY: as above.
     unsafe { (*sb.as_ptr()).s_root = dentry };
+    if !sb.is_rdonly() {
+        Ext2Sb::of(sb).start_rw(sb)?;
+    }
     Ok(())
+}
+
+/// The fill_super callback of `get_tree_bdev`.
+///
+/// # Safety
+///
+/// Called by the VFS with the new super_block and the mount's context.
+unsafe extern "C" fn fill_super(sb: *mut ffi::super_block, fc: *mut ffi::fs_context) -> c_int {
+    // SAFETY: the VFS passes the new super_block, live during the call.
+    let sbr = unsafe { SuperBlock::from_raw(sb) };
+    vfs::to_c(fill_super_inner(sbr, fc))
 }
 
 /// `super_operations::statfs`.
 ///
 /// # Safety
 ///
-/// Called by the VFS only, with arguments that are live for the call as
-/// the C prototype documents.
+/// Called by the VFS with a live dentry of this filesystem.
 unsafe extern "C" fn statfs(dentry: *mut ffi::dentry, buf: *mut ffi::kstatfs) -> c_int {
     // SAFETY: the VFS passes a live dentry of this filesystem.
     let sb = unsafe { SuperBlock::from_raw((*dentry).d_sb) };
     let info = Ext2Sb::of(sb);
     let geo = &info.geo;
     let reserved = info.disk.r_blocks_count as u64;
+    let (free_blocks, free_inodes) = {
+        let st = info.state.lock();
+        (st.free_blocks, st.free_inodes)
+    };
     // SAFETY: `buf` is the caller's kstatfs to fill in.
     unsafe {
         (*buf).f_type = EXT2_MAGIC as _;
         (*buf).f_bsize = geo.block_size as _;
         (*buf).f_blocks = geo.blocks_count as u64 - geo.overhead_blocks();
-        (*buf).f_bfree = info.free_blocks;
-        (*buf).f_bavail = info.free_blocks.saturating_sub(reserved);
+        (*buf).f_bfree = free_blocks;
+        (*buf).f_bavail = free_blocks.saturating_sub(reserved);
         (*buf).f_files = geo.inodes_count as u64;
-        (*buf).f_ffree = info.free_inodes;
+        (*buf).f_ffree = free_inodes;
         (*buf).f_namelen = layout::NAME_LEN as _;
         (*buf).f_fsid = ffi::rext2_h_uuid_to_fsid(info.disk.uuid.as_ptr());
     }

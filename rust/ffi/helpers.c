@@ -11,10 +11,18 @@ struct rext2_inode_info *rext2_h_inode_info(struct inode *inode)
 	return container_of(inode, struct rext2_inode_info, vfs_inode);
 }
 
-struct kmem_cache *rext2_h_inode_cache_create(void (*ctor)(void *))
+static void rext2_inode_init_once(void *obj)
+{
+	struct rext2_inode_info *ei = obj;
+
+	mutex_init(&ei->i_map_lock);
+	inode_init_once(&ei->vfs_inode);
+}
+
+struct kmem_cache *rext2_h_inode_cache_create(void)
 {
 	return kmem_cache_create("rext2_inode_cache", sizeof(struct rext2_inode_info), 0,
-				 SLAB_RECLAIM_ACCOUNT | SLAB_ACCOUNT, ctor);
+				 SLAB_RECLAIM_ACCOUNT | SLAB_ACCOUNT, rext2_inode_init_once);
 }
 
 struct inode *rext2_h_alloc_inode(struct super_block *sb, struct kmem_cache *cache)
@@ -102,4 +110,99 @@ __kernel_fsid_t rext2_h_uuid_to_fsid(const u8 *uuid)
 
 	memcpy(copy, uuid, sizeof(copy));
 	return uuid_to_fsid(copy);
+}
+
+void rext2_h_lock_buffer(struct buffer_head *bh)
+{
+	lock_buffer(bh);
+}
+
+struct buffer_head *rext2_h_sb_getblk(struct super_block *sb, sector_t block)
+{
+	return sb_getblk(sb, block);
+}
+
+void rext2_h_set_buffer_uptodate(struct buffer_head *bh)
+{
+	set_buffer_uptodate(bh);
+}
+
+bool rext2_h_buffer_new(struct buffer_head *bh)
+{
+	return buffer_new(bh);
+}
+
+void rext2_h_set_buffer_new(struct buffer_head *bh)
+{
+	set_buffer_new(bh);
+}
+
+const char *rext2_h_param_string(struct fs_parameter *param)
+{
+	return param->type == fs_value_is_string ? param->string : NULL;
+}
+
+void rext2_h_mark_inode_dirty(struct inode *inode)
+{
+	mark_inode_dirty(inode);
+}
+
+void rext2_h_inode_inc_link_count(struct inode *inode)
+{
+	inode_inc_link_count(inode);
+}
+
+void rext2_h_inode_dec_link_count(struct inode *inode)
+{
+	inode_dec_link_count(inode);
+}
+
+void rext2_h_panic(const char *msg)
+{
+	panic("rext2: %s\n", msg);
+}
+
+struct timespec64 rext2_h_current_time(struct inode *inode)
+{
+	return current_time(inode);
+}
+
+time64_t rext2_h_inode_get_atime_sec(struct inode *inode)
+{
+	return inode_get_atime_sec(inode);
+}
+
+time64_t rext2_h_inode_get_mtime_sec(struct inode *inode)
+{
+	return inode_get_mtime_sec(inode);
+}
+
+time64_t rext2_h_inode_get_ctime_sec(struct inode *inode)
+{
+	return inode_get_ctime_sec(inode);
+}
+
+uid_t rext2_h_i_uid_read(struct inode *inode)
+{
+	return i_uid_read(inode);
+}
+
+gid_t rext2_h_i_gid_read(struct inode *inode)
+{
+	return i_gid_read(inode);
+}
+
+void rext2_h_seq_puts(struct seq_file *m, const char *s)
+{
+	seq_puts(m, s);
+}
+
+void rext2_h_mutex_lock(struct mutex *m)
+{
+	mutex_lock(m);
+}
+
+void rext2_h_touch_mc(struct inode *inode)
+{
+	inode_set_mtime_to_ts(inode, inode_set_ctime_current(inode));
 }

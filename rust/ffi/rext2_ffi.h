@@ -41,15 +41,25 @@ struct rext2_inode_info {
 	u32 i_file_acl;
 	u32 i_block_group;
 	u32 i_generation;
+	/* Serialises changes to the block map (allocation, truncate). */
+	struct mutex i_map_lock;
+	/* Last logical/physical block allocated: the goal for the next. */
+	u32 i_last_lblk;
+	u32 i_last_pblk;
 	struct inode vfs_inode;
 };
 
 struct rext2_inode_info *rext2_h_inode_info(struct inode *inode);
-struct kmem_cache *rext2_h_inode_cache_create(void (*ctor)(void *));
+struct kmem_cache *rext2_h_inode_cache_create(void);
 struct inode *rext2_h_alloc_inode(struct super_block *sb, struct kmem_cache *cache);
 
 struct buffer_head *rext2_h_sb_bread(struct super_block *sb, sector_t block);
 void rext2_h_brelse(struct buffer_head *bh);
+void rext2_h_lock_buffer(struct buffer_head *bh);
+struct buffer_head *rext2_h_sb_getblk(struct super_block *sb, sector_t block);
+void rext2_h_set_buffer_uptodate(struct buffer_head *bh);
+bool rext2_h_buffer_new(struct buffer_head *bh);
+void rext2_h_set_buffer_new(struct buffer_head *bh);
 void rext2_h_map_bh(struct buffer_head *bh, struct super_block *sb, sector_t block);
 loff_t rext2_h_bdev_nr_bytes(struct super_block *sb);
 
@@ -64,5 +74,19 @@ bool rext2_h_dir_emit(struct dir_context *ctx, const char *name, int len, u64 in
 void rext2_h_fc_error(struct fs_context *fc, const char *msg);
 void rext2_h_sb_msg(struct super_block *sb, int level, const char *msg, u64 value);
 __kernel_fsid_t rext2_h_uuid_to_fsid(const u8 *uuid);
+const char *rext2_h_param_string(struct fs_parameter *param);
+void rext2_h_mark_inode_dirty(struct inode *inode);
+void rext2_h_inode_inc_link_count(struct inode *inode);
+void rext2_h_inode_dec_link_count(struct inode *inode);
+void rext2_h_panic(const char *msg);
+struct timespec64 rext2_h_current_time(struct inode *inode);
+time64_t rext2_h_inode_get_atime_sec(struct inode *inode);
+time64_t rext2_h_inode_get_mtime_sec(struct inode *inode);
+time64_t rext2_h_inode_get_ctime_sec(struct inode *inode);
+uid_t rext2_h_i_uid_read(struct inode *inode);
+gid_t rext2_h_i_gid_read(struct inode *inode);
+void rext2_h_mutex_lock(struct mutex *m);
+void rext2_h_touch_mc(struct inode *inode);
+void rext2_h_seq_puts(struct seq_file *m, const char *s);
 
 #endif

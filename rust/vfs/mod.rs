@@ -107,6 +107,49 @@ impl BufferHead {
         }
     }
 
+    /// Changes the block under the buffer lock and marks it dirty. Callers
+    /// serialise changes to the same bytes (allocator mutex, inode state).
+    pub(crate) fn modify<R>(&self, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        let bh = self.bh.as_ptr();
+        // SAFETY: we hold a reference; the buffer lock keeps writeback from
+        // reading the block while it changes; `b_data` has `b_size` bytes.
+        unsafe {
+            ffi::rext2_h_lock_buffer(bh);
+            let data = core::slice::from_raw_parts_mut((*bh).b_data as *mut u8, (*bh).b_size);
+            let r = f(data);
+            ffi::unlock_buffer(bh);
+            ffi::mark_buffer_dirty(bh);
+            r
+        }
+    }
+
+    /// Like [`BufferHead::modify`], and ties the buffer to `inode` so that
+    /// fsync of the inode writes it.
+    pub(crate) fn modify_for(&self, inode: Inode, f: impl FnOnce(&mut [u8])) {
+        self.modify(f);
+        // SAFETY: both are live; this only links the buffer to the mapping.
+        unsafe { ffi::mark_buffer_dirty_inode(self.bh.as_ptr(), inode.as_ptr()) };
+    }
+
+    /// Writes the buffer now and waits for it.
+    pub(crate) fn sync(&self) -> Result {
+        // SAFETY: we hold a reference.
+        let r = unsafe { ffi::sync_dirty_buffer(self.bh.as_ptr()) };
+        if r != 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
+    }
+
+    /// Drops the buffer and any pending write of it: for a metadata block
+    /// being freed, whose old contents must not reach the disk later.
+    pub(crate) fn forget(self) {
+        let bh = self.bh.as_ptr();
+        core::mem::forget(self);
+        // SAFETY: we owned one reference; __bforget consumes it.
+        unsafe { ffi::__bforget(bh) };
+    }
+
     /// The device block number.
     #[allow(dead_code)]
     pub(crate) fn blocknr(&self) -> u64 {
@@ -157,6 +200,30 @@ impl SuperBlock {
     pub(crate) fn is_rdonly(&self) -> bool {
         // SAFETY: `sb` is live.
         unsafe { (*self.as_ptr()).s_flags & ffi::SB_RDONLY as core::ffi::c_ulong != 0 }
+    }
+
+    /// A buffer for device block `block` filled with zeros, for a new
+    /// metadata block (nothing is read from disk).
+    pub(crate) fn getblk_zeroed(&self, block: u64) -> Result<BufferHead> {
+        // SAFETY: `sb` is live; sb_getblk returns NULL or a referenced bh.
+        let bh = unsafe { ffi::rext2_h_sb_getblk(self.as_ptr(), block) };
+        let bh = NonNull::new(bh).map(|bh| BufferHead { bh }).ok_or(ENOMEM)?;
+        let raw = bh.bh.as_ptr();
+        // SAFETY: we hold a reference; the buffer lock excludes I/O while
+        // the contents are replaced and marked uptodate.
+        unsafe {
+            ffi::rext2_h_lock_buffer(raw);
+            core::ptr::write_bytes((*raw).b_data as *mut u8, 0, (*raw).b_size);
+            ffi::rext2_h_set_buffer_uptodate(raw);
+            ffi::unlock_buffer(raw);
+        }
+        Ok(bh)
+    }
+
+    pub(crate) fn set_rdonly(&self) {
+        // SAFETY: `sb` is live; the VFS allows a filesystem to turn itself
+        // read-only on errors, as ext2 does.
+        unsafe { (*self.as_ptr()).s_flags |= ffi::SB_RDONLY as core::ffi::c_ulong };
     }
 
     /// Size of the underlying block device in bytes.
