@@ -23,11 +23,57 @@ pub(crate) unsafe extern "C" fn fsync(
     unsafe { ffi::generic_buffers_fsync(file, start, end, datasync != 0) }
 }
 
+/// `vm_operations_struct::page_mkwrite`: allocates the blocks under a
+/// page about to be written through a mapping, so that ENOSPC is a SIGBUS
+/// at the fault rather than lost data at writeback.
+///
+/// # Safety
+///
+/// Called by the fault handler with a live fault descriptor.
+unsafe extern "C" fn page_mkwrite(vmf: *mut ffi::vm_fault) -> ffi::vm_fault_t {
+    // SAFETY: the fault pins the VMA, its file and the inode.
+    unsafe {
+        let vma = (*vmf).__bindgen_anon_1.vma as *mut ffi::vm_area_struct;
+        let file = (*vma).vm_file;
+        let inode = (*file).f_inode;
+        let sb = (*inode).i_sb;
+        let mapping = (*inode).i_mapping;
+        ffi::rext2_h_sb_start_pagefault(sb);
+        ffi::file_update_time(file);
+        ffi::rext2_h_invalidate_lock_shared(mapping, true);
+        let err = ffi::block_page_mkwrite(vma, vmf, Some(inode::get_block));
+        ffi::rext2_h_invalidate_lock_shared(mapping, false);
+        ffi::rext2_h_sb_end_pagefault(sb);
+        ffi::rext2_h_vmf_fs_error(err)
+    }
+}
+
+static VM_OPS: OpsTable<ffi::vm_operations_struct> = OpsTable(ffi::vm_operations_struct {
+    fault: Some(ffi::filemap_fault),
+    map_pages: Some(ffi::filemap_map_pages),
+    page_mkwrite: Some(page_mkwrite),
+    ..vfs::zeroed()
+});
+
+/// `file_operations::mmap`.
+///
+/// # Safety
+///
+/// Called by the VFS with an open file and the new VMA.
+unsafe extern "C" fn mmap(file: *mut ffi::file, vma: *mut ffi::vm_area_struct) -> c_int {
+    // SAFETY: live for the call; the VMA is being set up.
+    unsafe {
+        ffi::rext2_h_file_accessed(file);
+        (*vma).vm_ops = VM_OPS.as_ptr();
+    }
+    0
+}
+
 static FILE_FOPS: OpsTable<ffi::file_operations> = OpsTable(ffi::file_operations {
     llseek: Some(ffi::generic_file_llseek),
     read_iter: Some(ffi::generic_file_read_iter),
     write_iter: Some(ffi::generic_file_write_iter),
-    mmap: Some(ffi::generic_file_mmap),
+    mmap: Some(mmap),
     open: Some(ffi::generic_file_open),
     fsync: Some(fsync),
     splice_read: Some(ffi::filemap_splice_read),

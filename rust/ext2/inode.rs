@@ -384,9 +384,13 @@ pub(crate) fn set_size(inode: Inode, new_size: u64) -> Result {
         if r != 0 {
             return Err(Error::from_errno(r));
         }
+        // Excludes page faults (page_mkwrite) while pages and blocks go.
+        ffi::rext2_h_invalidate_lock((*raw).i_mapping, true);
         ffi::truncate_setsize(raw, new_size as i64);
     }
     indirect::truncate_blocks(inode, new_size);
+    // SAFETY: taken above.
+    unsafe { ffi::rext2_h_invalidate_lock((*inode.as_ptr()).i_mapping, false) };
     // SAFETY: as above.
     unsafe {
         ffi::rext2_h_touch_mc(inode.as_ptr());

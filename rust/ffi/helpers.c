@@ -206,3 +206,39 @@ void rext2_h_touch_mc(struct inode *inode)
 {
 	inode_set_mtime_to_ts(inode, inode_set_ctime_current(inode));
 }
+
+void rext2_h_sb_start_pagefault(struct super_block *sb)
+{
+	sb_start_pagefault(sb);
+}
+
+void rext2_h_sb_end_pagefault(struct super_block *sb)
+{
+	sb_end_pagefault(sb);
+}
+
+void rext2_h_invalidate_lock_shared(struct address_space *mapping, bool lock)
+{
+	if (lock)
+		filemap_invalidate_lock_shared(mapping);
+	else
+		filemap_invalidate_unlock_shared(mapping);
+}
+
+void rext2_h_invalidate_lock(struct address_space *mapping, bool lock)
+{
+	if (lock)
+		filemap_invalidate_lock(mapping);
+	else
+		filemap_invalidate_unlock(mapping);
+}
+
+vm_fault_t rext2_h_vmf_fs_error(int err)
+{
+	return vmf_fs_error(err);
+}
+
+void rext2_h_file_accessed(struct file *file)
+{
+	file_accessed(file);
+}

@@ -87,6 +87,12 @@ uid_t rext2_h_i_uid_read(struct inode *inode);
 gid_t rext2_h_i_gid_read(struct inode *inode);
 void rext2_h_mutex_lock(struct mutex *m);
 void rext2_h_touch_mc(struct inode *inode);
+void rext2_h_sb_start_pagefault(struct super_block *sb);
+void rext2_h_sb_end_pagefault(struct super_block *sb);
+void rext2_h_invalidate_lock_shared(struct address_space *mapping, bool lock);
+void rext2_h_invalidate_lock(struct address_space *mapping, bool lock);
+vm_fault_t rext2_h_vmf_fs_error(int err);
+void rext2_h_file_accessed(struct file *file);
 void rext2_h_seq_puts(struct seq_file *m, const char *s);
 
 #endif
