@@ -225,10 +225,15 @@ pub fn truncate_plan(new_blocks: u64, old_blocks: u64, block_bits: u32) -> Trunc
 
 /// Plans freeing the blocks from the one at `first` to the one at `last`
 /// inclusive (`first` no later than `last`), with `apb` entries per
-/// indirect block.
+/// indirect block. The paths are those [`block_path`] makes; a malformed
+/// one gives an empty plan or indices past the arrays, never a panic.
 pub fn plan_between(first: &BlockPath, last: &BlockPath, apb: u64) -> TruncatePlan {
-    let p = first.as_slice();
-    let q = last.as_slice();
+    let (Some(p), Some(q)) = (
+        first.offsets.get(..first.depth),
+        last.offsets.get(..last.depth),
+    ) else {
+        return TruncatePlan::default();
+    };
     if p > q || p.is_empty() {
         return TruncatePlan::default();
     }
@@ -539,6 +544,12 @@ mod tests {
         assert!(plan_between(&a, &b, 256).is_empty());
         assert!(!plan_between(&b, &a, 256).is_empty());
         assert!(!plan_between(&a, &a, 256).is_empty());
+        let bad = BlockPath {
+            depth: 9,
+            offsets: [0; 4],
+        };
+        assert!(plan_between(&bad, &a, 256).is_empty());
+        assert!(plan_between(&a, &bad, 256).is_empty());
     }
 
     #[test]

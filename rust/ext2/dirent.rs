@@ -222,6 +222,13 @@ pub fn check_block(block: &[u8], max_inode: u32, filetype: bool) -> Result<(), D
     Ok(())
 }
 
+/// Smallest `rec_len` a live entry with a name of `name_len` bytes can
+/// shrink to: its own size, but never under the 12 bytes every entry needs
+/// (a live entry with an empty name is odd, but passes validation).
+fn min_rec_len(name_len: usize) -> usize {
+    rec_len_for(name_len.max(1))
+}
+
 /// Largest block the modifying functions accept: `rec_len` is 16 bits.
 pub const MAX_DIR_BLOCK: usize = 65532;
 
@@ -410,7 +417,7 @@ pub fn find_slot(
                 offset: d.offset,
                 split: false,
             });
-        } else if d.inode != 0 && d.rec_len >= rec_len_for(d.name.len()).saturating_add(need) {
+        } else if d.inode != 0 && d.rec_len >= min_rec_len(d.name.len()).saturating_add(need) {
             slot = Some(Slot {
                 offset: d.offset,
                 split: true,
@@ -456,7 +463,7 @@ pub fn insert_at(
         write_entry(block, e.offset, ino, e.rec_len, name, file_type, filetype)?;
         return Ok(e.offset);
     }
-    let keep = rec_len_for(e.name_len);
+    let keep = min_rec_len(e.name_len);
     let rest = e.rec_len.saturating_sub(keep);
     if rest < need {
         return Err(no_room);
@@ -1001,6 +1008,26 @@ mod tests {
             find_slot(&b, 256, MAX_INO, true),
             Err(DirentError::BadNameLen { len: 256 })
         );
+    }
+
+    #[test]
+    fn live_entry_with_empty_name_keeps_twelve_bytes() {
+        // Seen by the fuzzer: a live entry with name_len 0 is valid on disk
+        // but must not shrink below the 12-byte minimum when split.
+        let mut b = vec![0u8; 68];
+        put(&mut b, 0, 2, 68, b"", 0);
+        check_block(&b, MAX_INO, true).unwrap();
+        let slot = find_slot(&b, 5, MAX_INO, true).unwrap().unwrap();
+        assert!(slot.split);
+        assert_eq!(insert_at(&mut b, slot, 9, b"hello", 1, true), Ok(12));
+        let e = live(&b, true);
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[1].0, e[1].1, &e[1].2[..]), (12, 9, &b"hello"[..]));
+        // The 56 bytes after a 12-byte entry fit a 48-byte name, not 49.
+        let mut b = vec![0u8; 68];
+        put(&mut b, 0, 2, 68, b"", 0);
+        assert!(find_slot(&b, 48, MAX_INO, true).unwrap().is_some());
+        assert!(find_slot(&b, 49, MAX_INO, true).unwrap().is_none());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! The arithmetic lives in `blockmap` (pure, host-tested).
 
 use super::balloc;
-use super::blockmap::{self, DIRECT_BLOCKS};
+use super::blockmap::{self, TruncatePlan, DIRECT_BLOCKS};
 use super::inode::{self, corrupt, info_mut, map_block, Extent, MapLock};
 use super::layout;
 use super::superblock::Ext2Sb;
@@ -222,78 +222,68 @@ fn free_subtree(inode: Inode, f: &mut Freer, p: u32, depth: u32) {
     f.add(p);
 }
 
-/// Keeps the first `keep` logical blocks under pointer `p` (a subtree of
-/// `depth` levels, `keep` > 0) and frees the rest.
-fn free_partial(inode: Inode, f: &mut Freer, p: u32, depth: u32, keep: u64) {
-    if p == 0 || checked(inode, p).is_err() {
+/// Applies level `level` of a truncate plan to the indirect block `blk`:
+/// recurses into the partly kept entry, frees the entries freed entirely.
+fn free_in_block(inode: Inode, f: &mut Freer, plan: &TruncatePlan, level: usize, blk: u32) {
+    if blk == 0 || checked(inode, blk).is_err() {
         return;
     }
-    let geo = &Ext2Sb::of(inode.sb()).geo;
-    let apb = blockmap::addr_per_block(geo.block_bits);
-    let span = apb.pow(depth - 1);
-    let Ok(bh) = inode.sb().bread(p as u64) else {
+    let Ok(bh) = inode.sb().bread(blk as u64) else {
+        inode.sb().msg(
+            crate::vfs::Level::Err,
+            "unable to read indirect block",
+            blk as u64,
+        );
         return;
     };
-    let mut from = (keep / span) as usize;
-    let rem = keep % span;
-    if rem != 0 {
-        free_partial(inode, f, entry(&bh, from), depth - 1, rem);
-        from += 1;
+    let lp = plan.level(level);
+    if let Some(k) = lp.partial {
+        free_in_block(inode, f, plan, level + 1, entry(&bh, k));
     }
-    for i in from..apb as usize {
-        free_subtree(inode, f, entry(&bh, i), depth - 1);
+    let whole = lp.whole();
+    for i in whole.clone() {
+        free_subtree(inode, f, entry(&bh, i), plan.entry_height(level, i));
     }
-    if from < apb as usize {
+    if !whole.is_empty() {
         bh.modify_for(inode, |b| {
-            if let Some(tail) = b.get_mut(from * 4..) {
-                tail.fill(0);
+            if let Some(run) = b.get_mut(whole.start * 4..whole.end * 4) {
+                run.fill(0);
             }
         });
     }
 }
 
 /// Frees every block of `inode` past `new_size` (direct, indirect, double
-/// and triple indirect), keeping `i_blocks` exact.
+/// and triple indirect), keeping `i_blocks` exact. What to free comes from
+/// the pure `blockmap::truncate_plan`.
 pub(crate) fn truncate_blocks(inode: Inode, new_size: u64) {
     let _lock = MapLock::lock(inode);
     let sb = inode.sb();
     let geo = Ext2Sb::of(sb).geo;
-    let bs = geo.block_size as u64;
-    let keep = new_size.div_ceil(bs);
-    let apb = blockmap::addr_per_block(geo.block_bits);
+    let bits = geo.block_bits;
+    let first = blockmap::first_block_to_free(new_size, bits);
+    let plan = blockmap::truncate_plan(first, blockmap::addressable_blocks(bits), bits);
     let mut f = Freer {
         sb,
         start: 0,
         len: 0,
         freed: 0,
     };
-    for s in (keep.min(DIRECT_BLOCKS) as usize)..DIRECT_BLOCKS as usize {
-        let p = slot(inode, s);
-        if p != 0 {
-            free_subtree(inode, &mut f, p, 0);
-            set_slot(inode, s, 0);
+    if !plan.is_empty() {
+        let lp = plan.level(0);
+        if let Some(k) = lp.partial {
+            free_in_block(inode, &mut f, &plan, 1, slot(inode, k));
         }
-    }
-    let mut base = DIRECT_BLOCKS;
-    for (depth, s) in [
-        (1u32, blockmap::IND_SLOT),
-        (2, blockmap::DIND_SLOT),
-        (3, blockmap::TIND_SLOT),
-    ] {
-        let span = apb.pow(depth);
-        let p = slot(inode, s);
-        if p != 0 {
-            if keep <= base {
-                free_subtree(inode, &mut f, p, depth);
-                set_slot(inode, s, 0);
-            } else if keep < base + span {
-                free_partial(inode, &mut f, p, depth, keep - base);
+        for i in lp.whole() {
+            let p = slot(inode, i);
+            if p != 0 {
+                free_subtree(inode, &mut f, p, plan.entry_height(0, i));
+                set_slot(inode, i, 0);
             }
         }
-        base += span;
     }
     f.flush();
-    sub_blocks(inode, f.freed, geo.block_bits);
+    sub_blocks(inode, f.freed, bits);
     let ei = info_mut(inode);
     ei.i_last_lblk = 0;
     ei.i_last_pblk = 0;
