@@ -303,8 +303,12 @@ fn fill_inode(sb: SuperBlock, inode: Inode) -> Result {
     let ino = inode.ino();
     let geo = Ext2Sb::of(sb).geo;
     let d = read_disk_inode(sb, ino)?;
-    if d.links_count == 0 && (d.mode == 0 || d.dtime != 0) {
-        return Err(corrupt(sb, "deleted inode referenced", ino));
+    // A name never leads to an inode without links: deleted, or corrupt.
+    if d.links_count == 0 {
+        return Err(corrupt(sb, "inode has no links (deleted or corrupt)", ino));
+    }
+    if d.file_acl != 0 && !geo.data_block_ok(d.file_acl) {
+        return Err(corrupt(sb, "bad extended attribute block in inode", ino));
     }
     let raw = inode.as_ptr();
     let ei = info_ptr(raw);
