@@ -5,6 +5,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod ext2 {
+    pub mod bitmap;
     pub mod blockmap;
     pub mod dirent;
     pub mod layout;

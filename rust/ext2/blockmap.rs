@@ -97,6 +97,181 @@ pub fn addressable_blocks(block_bits: u32) -> u64 {
 
 const _: () = assert!(N_BLOCKS == 15);
 
+/// Number of blocks a file of `size` bytes covers (its first logical block
+/// past the end): what truncating to `size` keeps. Blocks from this one on
+/// are freed.
+pub fn first_block_to_free(size: u64, block_bits: u32) -> u64 {
+    let whole = size.checked_shr(block_bits).unwrap_or(0);
+    let mask = 1u64.checked_shl(block_bits).map_or(u64::MAX, |b| b - 1);
+    whole + u64::from(size & mask != 0)
+}
+
+/// Levels of indirection below `i_block[slot]`: 0 for a direct block (it is
+/// data), 1 for the indirect block, 2 for the double and 3 for the triple.
+pub fn slot_height(slot: usize) -> u32 {
+    match slot {
+        IND_SLOT => 1,
+        DIND_SLOT => 2,
+        TIND_SLOT => 3,
+        _ => 0,
+    }
+}
+
+/// What truncation frees in one array of block pointers: `i_block` at level
+/// 0, then the indirect block reached through the previous level's
+/// `partial` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LevelPlan {
+    /// First entry freed entirely: the block it points at and, for an
+    /// indirect block, everything below it; then the entry is zeroed.
+    pub whole_from: usize,
+    /// One past the last entry freed entirely (`whole_from..whole_to`;
+    /// empty when they are equal).
+    pub whole_to: usize,
+    /// The entry freed only in part: it still maps blocks the file keeps.
+    /// Read the block it points at and apply the next level's plan to it;
+    /// the entry itself stays. Always before `whole_from`.
+    pub partial: Option<usize>,
+}
+
+impl LevelPlan {
+    /// The entries freed entirely.
+    pub fn whole(&self) -> core::ops::Range<usize> {
+        self.whole_from..self.whole_to.max(self.whole_from)
+    }
+}
+
+/// Which parts of the block tree to free when a file shrinks from
+/// `old_blocks` to `new_blocks` logical blocks, made by [`truncate_plan`].
+///
+/// The plan follows the one branch of the tree that holds both blocks the
+/// file keeps and blocks it loses (the path of the first block freed, cut
+/// short where the rest of a subtree goes entirely). The kernel side walks it
+/// with a small recursive function; per array (`i_block`, then one indirect
+/// block per level):
+///
+/// ```text
+/// fn free_level(array, plan, level):
+///     lp = plan.level(level)
+///     if let Some(k) = lp.partial:            // keep array[k] itself
+///         free_level(read(array[k]), plan, level + 1)
+///     for i in lp.whole():
+///         if array[i] != 0:
+///             free_tree(array[i], plan.entry_height(level, i))
+///             array[i] = 0                    // then dirty the array
+/// ```
+///
+/// where `free_tree(blk, h)` frees every non-zero pointer in `blk` with
+/// height `h - 1` (recursively) and then `blk` itself (a data block when
+/// `h == 0`). Zero entries are holes and are skipped.
+///
+/// An indirect block on the partial branch keeps its other entries even if
+/// they are all holes: it is not freed (ext2 frees such a block; doing so
+/// needs its contents, so it is left to the walker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TruncatePlan {
+    /// Number of valid levels (0 when there is nothing to free).
+    depth: usize,
+    levels: [LevelPlan; 4],
+}
+
+impl TruncatePlan {
+    /// Whether nothing at all is to be freed.
+    pub fn is_empty(&self) -> bool {
+        self.depth == 0
+    }
+
+    /// The plans for `i_block` and the indirect blocks along the partial
+    /// branch, in order. Every level but the last has a `partial` entry.
+    pub fn levels(&self) -> &[LevelPlan] {
+        self.levels.get(..self.depth).unwrap_or(&[])
+    }
+
+    /// The plan for `level`, or an empty one past the last level.
+    pub fn level(&self, level: usize) -> LevelPlan {
+        self.levels().get(level).copied().unwrap_or_default()
+    }
+
+    /// Levels of indirection below entry `index` of the array at `level`
+    /// (0: the entry points at a data block).
+    pub fn entry_height(&self, level: usize, index: usize) -> u32 {
+        if level == 0 {
+            return slot_height(index);
+        }
+        let top = self.level(0).partial.map_or(0, slot_height);
+        top.saturating_sub(level as u32)
+    }
+}
+
+/// Plans freeing logical blocks `new_blocks..old_blocks` (see
+/// [`TruncatePlan`]); `old_blocks` is clamped to what the tree can address.
+///
+/// `old_blocks` only bounds the entries the plan names: entries past the
+/// old last block should be holes anyway. To free whatever may be mapped
+/// past the new end, as ext2 does, pass [`addressable_blocks`].
+pub fn truncate_plan(new_blocks: u64, old_blocks: u64, block_bits: u32) -> TruncatePlan {
+    let old_blocks = old_blocks.min(addressable_blocks(block_bits));
+    if new_blocks >= old_blocks {
+        return TruncatePlan::default();
+    }
+    match (
+        block_path(new_blocks, block_bits),
+        block_path(old_blocks - 1, block_bits),
+    ) {
+        (Some(first), Some(last)) => plan_between(&first, &last, addr_per_block(block_bits)),
+        _ => TruncatePlan::default(),
+    }
+}
+
+/// Plans freeing the blocks from the one at `first` to the one at `last`
+/// inclusive (`first` no later than `last`), with `apb` entries per
+/// indirect block. The paths are those [`block_path`] makes; a malformed
+/// one gives an empty plan or indices past the arrays, never a panic.
+pub fn plan_between(first: &BlockPath, last: &BlockPath, apb: u64) -> TruncatePlan {
+    let (Some(p), Some(q)) = (
+        first.offsets.get(..first.depth),
+        last.offsets.get(..last.depth),
+    ) else {
+        return TruncatePlan::default();
+    };
+    if p > q || p.is_empty() {
+        return TruncatePlan::default();
+    }
+    // Trailing zero offsets mean the subtree they lead into starts with the
+    // first freed block and goes entirely: the branch stops above them.
+    let mut depth = p.len();
+    while depth > 1 && p.get(depth - 1) == Some(&0) {
+        depth -= 1;
+    }
+    let mut plan = TruncatePlan {
+        depth,
+        levels: [LevelPlan::default(); 4],
+    };
+    // While `same`, the branch is also the last block's branch, whose
+    // offsets bound what exists at this level.
+    let mut same = true;
+    for (j, lp) in plan.levels.iter_mut().enumerate().take(depth) {
+        let pj = p.get(j).copied().unwrap_or(0);
+        let len = if j == 0 { N_BLOCKS } else { apb as usize };
+        let end = match q.get(j) {
+            Some(&qj) if same => qj.saturating_add(1).min(len),
+            _ => len,
+        };
+        same = same && q.get(j) == Some(&pj);
+        let (partial, from) = if j + 1 < depth {
+            (Some(pj), pj.saturating_add(1))
+        } else {
+            (None, pj)
+        };
+        *lp = LevelPlan {
+            whole_from: from,
+            whole_to: end.max(from),
+            partial,
+        };
+    }
+    plan
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,5 +324,310 @@ mod tests {
             block_path(12 + 256 + 10, 10).unwrap().leaf_remaining(256),
             245
         );
+    }
+
+    /// A simple deterministic generator for the randomized tests.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+    }
+
+    /// A node of the tree: the slot path leading to it (its length - 1 is
+    /// its level), padded with zeros.
+    type Node = (usize, [usize; 4]);
+
+    fn node(prefix: &[usize]) -> Node {
+        let mut a = [0; 4];
+        a[..prefix.len()].copy_from_slice(prefix);
+        (prefix.len(), a)
+    }
+
+    /// First logical block under a node, computed from the tree's shape
+    /// alone (independently of `block_path`).
+    fn first_lblk(prefix: &[usize], bits: u32) -> u64 {
+        let apb = addr_per_block(bits);
+        let slot = prefix[0] as u64;
+        let (base, height) = match prefix[0] {
+            s if s < 12 => (slot, 0),
+            IND_SLOT => (12, 1),
+            DIND_SLOT => (12 + apb, 2),
+            _ => (12 + apb + apb * apb, 3),
+        };
+        let mut l = base;
+        for (k, &o) in prefix[1..].iter().enumerate() {
+            l += o as u64 * apb.pow(height - 1 - k as u32);
+        }
+        l
+    }
+
+    /// Brute force: every node used by a block in new..old and by none
+    /// before `new`.
+    fn brute(new: u64, old: u64, bits: u32) -> Vec<Node> {
+        let mut set = Vec::new();
+        for l in new..old {
+            let p = block_path(l, bits).unwrap();
+            for k in 1..=p.depth {
+                let pre = &p.as_slice()[..k];
+                if first_lblk(pre, bits) >= new {
+                    set.push(node(pre));
+                }
+            }
+        }
+        set.sort_unstable();
+        set.dedup();
+        set
+    }
+
+    /// Adds a node and every node below it that maps a block before `old`.
+    fn subtree(prefix: &mut Vec<usize>, bits: u32, old: u64, out: &mut Vec<Node>) {
+        if first_lblk(prefix, bits) >= old {
+            return;
+        }
+        out.push(node(prefix));
+        let height = slot_height(prefix[0]) as usize + 1 - prefix.len();
+        if height == 0 {
+            return;
+        }
+        for c in 0..addr_per_block(bits) as usize {
+            prefix.push(c);
+            let past = first_lblk(prefix, bits) >= old;
+            if !past {
+                subtree(prefix, bits, old, out);
+            }
+            prefix.pop();
+            if past {
+                break;
+            }
+        }
+    }
+
+    /// Walks a plan the way the kernel side will, collecting what it frees.
+    fn walk(
+        plan: &TruncatePlan,
+        level: usize,
+        prefix: &mut Vec<usize>,
+        bits: u32,
+        (new, old): (u64, u64),
+        out: &mut Vec<Node>,
+    ) {
+        let lp = plan.level(level);
+        let len = if level == 0 {
+            N_BLOCKS
+        } else {
+            addr_per_block(bits) as usize
+        };
+        assert!(lp.whole_to <= len);
+        if let Some(k) = lp.partial {
+            assert!(k < lp.whole_from);
+            prefix.push(k);
+            assert!(first_lblk(prefix, bits) < new, "partial {prefix:?} is kept");
+            assert!(plan.entry_height(level, k) > 0);
+            walk(plan, level + 1, prefix, bits, (new, old), out);
+            prefix.pop();
+        } else {
+            assert_eq!(level + 1, plan.levels().len());
+        }
+        for i in lp.whole() {
+            prefix.push(i);
+            assert!(first_lblk(prefix, bits) >= new, "whole {prefix:?} is free");
+            assert_eq!(
+                plan.entry_height(level, i) as usize,
+                slot_height(prefix[0]) as usize + 1 - prefix.len()
+            );
+            subtree(prefix, bits, old, out);
+            prefix.pop();
+        }
+    }
+
+    fn check(new: u64, old: u64, bits: u32) {
+        let plan = truncate_plan(new, old, bits);
+        let mut got = Vec::new();
+        if !plan.is_empty() {
+            walk(&plan, 0, &mut Vec::new(), bits, (new, old), &mut got);
+        }
+        got.sort_unstable();
+        let n = got.len();
+        got.dedup();
+        assert_eq!(n, got.len(), "a node is freed twice");
+        let want = brute(new, old, bits);
+        assert_eq!(got, want, "new {new} old {old} bits {bits} {plan:?}");
+        assert_eq!(plan.is_empty(), want.is_empty());
+    }
+
+    /// Logical blocks around every boundary of the tree's shape.
+    fn interesting(bits: u32) -> Vec<u64> {
+        let apb = addr_per_block(bits);
+        let ind = 12;
+        let dind = ind + apb;
+        let tind = dind + apb * apb;
+        let mut v = vec![0, 1, 11, 12, 13, ind + apb / 2, dind, dind + 1];
+        for base in [dind - 1, dind + apb, dind + 2 * apb, tind, tind + apb] {
+            v.extend([base - 1, base, base + 1]);
+        }
+        v.extend([tind + apb * apb, tind + apb * apb + 3, tind + 5 * apb + 7]);
+        v
+    }
+
+    #[test]
+    fn first_block_to_free_rounds_up() {
+        assert_eq!(first_block_to_free(0, 10), 0);
+        assert_eq!(first_block_to_free(1, 10), 1);
+        assert_eq!(first_block_to_free(1024, 10), 1);
+        assert_eq!(first_block_to_free(1025, 10), 2);
+        assert_eq!(first_block_to_free(4096 * 3, 12), 3);
+        assert_eq!(first_block_to_free(4096 * 3 + 1, 12), 4);
+        assert_eq!(first_block_to_free(u64::MAX, 12), (u64::MAX >> 12) + 1);
+        assert_eq!(first_block_to_free(u64::MAX, 64), 1);
+        assert_eq!(first_block_to_free(0, 99), 0);
+    }
+
+    #[test]
+    fn plan_shapes() {
+        // Shrinking into the direct blocks: the rest of i_block goes whole.
+        let p = truncate_plan(5, addressable_blocks(10), 10);
+        assert_eq!(
+            p.levels(),
+            &[LevelPlan {
+                whole_from: 5,
+                whole_to: 15,
+                partial: None
+            }]
+        );
+        // To 12 blocks: the indirect block goes with everything after it.
+        let p = truncate_plan(12, 300, 10);
+        assert_eq!(p.levels().len(), 1);
+        assert_eq!(p.level(0).whole(), 12..14);
+        // Into the middle of the indirect block's range.
+        let p = truncate_plan(12 + 10, 12 + 20, 10);
+        assert_eq!(p.levels().len(), 2);
+        assert_eq!(p.level(0).partial, Some(IND_SLOT));
+        assert_eq!(p.level(0).whole(), 13..13);
+        assert_eq!(p.level(1).whole(), 10..20);
+        assert_eq!(p.entry_height(0, IND_SLOT), 1);
+        assert_eq!(p.entry_height(1, 10), 0);
+        // Into the double-indirect range, at an indirect block boundary: the
+        // branch stops at level 1.
+        let p = truncate_plan(12 + 256 + 2 * 256, addressable_blocks(10), 10);
+        assert_eq!(p.levels().len(), 2);
+        assert_eq!(p.level(0).partial, Some(DIND_SLOT));
+        assert_eq!(p.level(0).whole(), 14..15);
+        assert_eq!(p.level(1).whole(), 2..256);
+        assert_eq!(p.entry_height(1, 2), 1);
+        // Nothing to free.
+        assert!(truncate_plan(10, 10, 10).is_empty());
+        assert!(truncate_plan(10, 3, 10).is_empty());
+        assert!(truncate_plan(addressable_blocks(10), u64::MAX, 10).is_empty());
+        assert_eq!(truncate_plan(0, 0, 10).level(0), LevelPlan::default());
+        // A whole file.
+        let p = truncate_plan(0, u64::MAX, 12);
+        assert_eq!(p.levels().len(), 1);
+        assert_eq!(p.level(0).whole(), 0..15);
+        assert_eq!(p.entry_height(0, TIND_SLOT), 3);
+    }
+
+    #[test]
+    fn plan_between_rejects_reversed_paths() {
+        let a = block_path(100, 10).unwrap();
+        let b = block_path(50, 10).unwrap();
+        assert!(plan_between(&a, &b, 256).is_empty());
+        assert!(!plan_between(&b, &a, 256).is_empty());
+        assert!(!plan_between(&a, &a, 256).is_empty());
+        let bad = BlockPath {
+            depth: 9,
+            offsets: [0; 4],
+        };
+        assert!(plan_between(&bad, &a, 256).is_empty());
+        assert!(plan_between(&a, &bad, 256).is_empty());
+    }
+
+    #[test]
+    fn plan_matches_brute_force_at_boundaries() {
+        // The brute force costs time per block: spans stay short, except
+        // for a few that cross from one kind of branch to another.
+        for bits in [10u32, 11, 12] {
+            let pts = interesting(bits);
+            for &new in &pts {
+                for &old in &pts {
+                    if old >= new && old - new <= 3000 {
+                        check(new, old, bits);
+                    }
+                }
+                check(new, new + 1, bits);
+                check(new, new + 2, bits);
+            }
+            let apb = addr_per_block(bits);
+            let dind = 12 + apb;
+            let tind = dind + apb * apb;
+            check(0, dind + apb + 5, bits);
+            check(7, dind + 2 * apb, bits);
+            check(tind - 700, tind + 2 * apb + 1, bits);
+        }
+        // Direct blocks to the triple-indirect range in one go (1K blocks).
+        check(5, 12 + 256 + 65536 + 300, 10);
+        check(12 + 100, 12 + 256 + 65536 + 256 * 2 + 1, 10);
+        // Paths that part at one level and meet again at the next: the
+        // last block's offsets must stop bounding the branch once parted.
+        let tind = 12 + 256 + 65536;
+        check(tind + 3 * 256 + 5, tind + 4 * 256 + 5 + 1, 10);
+        check(tind + 3 * 256 + 5, tind + 65536 + 3 * 256 + 7 + 1, 10);
+    }
+
+    #[test]
+    fn plan_matches_brute_force_at_random() {
+        let mut rng = XorShift(0x7243_5a11_0b1e_c7ed);
+        for bits in [10u32, 11, 12] {
+            let apb = addr_per_block(bits);
+            let end = addressable_blocks(bits);
+            let pts = interesting(bits);
+            for _ in 0..100 {
+                let new = match rng.below(3) {
+                    0 => pts[rng.below(pts.len() as u64) as usize] + rng.below(3),
+                    1 => rng.below(12 + apb + 3 * apb),
+                    _ => rng.below(end),
+                };
+                let span = match rng.below(3) {
+                    0 => rng.below(16),
+                    1 => rng.below(2 * apb),
+                    _ => rng.below(4000),
+                };
+                check(new.min(end), (new + span).min(end), bits);
+            }
+        }
+    }
+
+    #[test]
+    fn plan_to_the_end_of_the_tree() {
+        // With the old size unknown, every level runs to its array's end.
+        let mut rng = XorShift(5);
+        for bits in [10u32, 11, 12] {
+            let apb = addr_per_block(bits) as usize;
+            for _ in 0..500 {
+                let new = rng.below(addressable_blocks(bits));
+                let plan = truncate_plan(new, addressable_blocks(bits), bits);
+                let p = block_path(new, bits).unwrap();
+                for (j, lp) in plan.levels().iter().enumerate() {
+                    assert_eq!(lp.whole_to, if j == 0 { N_BLOCKS } else { apb });
+                    assert_eq!(lp.partial.is_some(), j + 1 < plan.levels().len());
+                    if let Some(k) = lp.partial {
+                        assert_eq!(k, p.offsets[j]);
+                    } else {
+                        assert_eq!(lp.whole_from, p.offsets[j]);
+                        assert!(p.offsets[j + 1..p.depth].iter().all(|&o| o == 0));
+                    }
+                }
+            }
+        }
     }
 }
