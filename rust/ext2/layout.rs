@@ -117,6 +117,7 @@ pub enum SbError {
     BadMagic(u16),
     BadRevision(u32),
     BadBlockSize(u32),
+    FragSizeDiffers(u32),
     UnsupportedIncompat(u32),
     UnsupportedRoCompat(u32),
     BadBlocksPerGroup(u32),
@@ -138,6 +139,7 @@ impl SbError {
             SbError::BadMagic(_) => "bad magic number (not an ext2 filesystem)",
             SbError::BadRevision(_) => "unsupported revision level",
             SbError::BadBlockSize(_) => "unsupported block size",
+            SbError::FragSizeDiffers(_) => "fragment size differs from block size (not supported)",
             SbError::UnsupportedIncompat(_) => "unsupported incompatible features",
             SbError::UnsupportedRoCompat(_) => {
                 "unsupported ro-compat features (read-only mount only)"
@@ -161,6 +163,7 @@ impl SbError {
             SbError::BadInodeSize(v) => v as u64,
             SbError::BadRevision(v)
             | SbError::BadBlockSize(v)
+            | SbError::FragSizeDiffers(v)
             | SbError::UnsupportedIncompat(v)
             | SbError::UnsupportedRoCompat(v)
             | SbError::BadBlocksPerGroup(v)
@@ -185,6 +188,7 @@ pub struct SuperBlock {
     pub free_inodes_count: u32,
     pub first_data_block: u32,
     pub log_block_size: u32,
+    pub log_frag_size: u32,
     pub blocks_per_group: u32,
     pub inodes_per_group: u32,
     pub mtime: u32,
@@ -233,6 +237,7 @@ impl SuperBlock {
             free_inodes_count: r32(16),
             first_data_block: r32(20),
             log_block_size: r32(24),
+            log_frag_size: r32(28),
             blocks_per_group: r32(32),
             inodes_per_group: r32(40),
             mtime: r32(44),
@@ -292,6 +297,10 @@ impl SuperBlock {
             Some(bs) if bs <= MAX_BLOCK_SIZE => bs,
             _ => return Err(SbError::BadBlockSize(self.log_block_size)),
         };
+        // ext2 never implemented fragments: their size must be the block size.
+        if self.log_frag_size != self.log_block_size {
+            return Err(SbError::FragSizeDiffers(self.log_frag_size));
+        }
         let unknown = self.feature_incompat & !SUPPORTED_INCOMPAT;
         if unknown != 0 {
             return Err(SbError::UnsupportedIncompat(unknown));
@@ -711,6 +720,7 @@ mod tests {
     fn rejects_each_bad_field() {
         let good = sample_sb();
         let cases: &[(usize, u32, bool)] = &[
+            (28, 2, false),
             (24, 20, false),
             (76, 7, false),
             (32, 0, false),
