@@ -366,10 +366,6 @@ fn fc_error(fc: *mut ffi::fs_context, what: &str) -> Error {
     EINVAL
 }
 
-/// Read-write mounts stay refused until the whole write side is in.
-const RW_SUPPORTED: bool = true;
-const RW_REFUSED: &str = "read-write mounts are not supported yet; mount with -o ro";
-
 fn wants_rw(fc: *mut ffi::fs_context) -> bool {
     // SAFETY: `fc` is the live context of this mount or remount.
     unsafe { (*fc).sb_flags & ffi::SB_RDONLY == 0 }
@@ -381,9 +377,6 @@ fn wants_rw(fc: *mut ffi::fs_context) -> bool {
 ///
 /// Called by the VFS with a live, parsed context.
 unsafe extern "C" fn get_tree(fc: *mut ffi::fs_context) -> c_int {
-    if wants_rw(fc) && !RW_SUPPORTED {
-        return fc_error(fc, RW_REFUSED).to_errno();
-    }
     // SAFETY: `fc` is live; fill_super matches get_tree_bdev's contract.
     unsafe { ffi::get_tree_bdev(fc, Some(fill_super)) }
 }
@@ -408,9 +401,6 @@ fn reconfigure_inner(sb: SuperBlock, fc: *mut ffi::fs_context) -> Result {
     }
     let was_ro = sb.is_rdonly();
     let want_rw = wants_rw(fc);
-    if want_rw && !RW_SUPPORTED {
-        return Err(fc_error(fc, RW_REFUSED));
-    }
     if was_ro && want_rw {
         let unknown = info.disk.feature_ro_compat & !layout::SUPPORTED_RO_COMPAT;
         if unknown != 0 {
