@@ -621,6 +621,9 @@ pub(crate) fn write_inode_now(inode: Inode, sync: bool) -> Result {
     let desc = info.desc(loc.group)?;
     let bh = sb.bread(desc.inode_table as u64 + loc.table_block as u64)?;
     let d = disk_inode_of(inode);
+    if d.file_type() == layout::S_IFREG && d.size > i32::MAX as u64 {
+        info.note_large_file();
+    }
     let end = loc.offset + info.geo.inode_size as usize;
     bh.modify(|b| {
         if let Some(rec) = b.get_mut(loc.offset..end) {

@@ -11,7 +11,7 @@ use crate::ffi;
 use crate::vfs::{self, BufferHead, CMsg, Level, OpsTable, SuperBlock};
 use core::ffi::{c_char, c_int};
 use core::ptr::addr_of_mut;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -85,6 +85,8 @@ pub(crate) struct Ext2Sb {
     sb_bh: BufferHead,
     sb_off: usize,
     on_error: AtomicU32,
+    /// Whether the superblock has the large_file ro-compat feature.
+    large_file: AtomicBool,
     #[pin]
     pub(crate) state: Mutex<AllocState>,
 }
@@ -114,6 +116,23 @@ impl Ext2Sb {
                 put_le16(d, off + 16, c.used_dirs as u16);
             });
         }
+    }
+
+    /// Records in the superblock that a file is over 2 GiB (the large_file
+    /// feature), as ext2 does the first time one is written.
+    pub(crate) fn note_large_file(&self) {
+        if self.large_file.load(Ordering::Relaxed) {
+            return;
+        }
+        let _st = self.state.lock();
+        if self.large_file.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let off = self.sb_off + 100;
+        self.sb_bh.modify(|b| {
+            let v = layout::le32(b, off).unwrap_or(0);
+            put_le32(b, off, v | layout::FEATURE_RO_COMPAT_LARGE_FILE);
+        });
     }
 
     fn on_error(&self) -> OnError {
@@ -585,6 +604,7 @@ fn fill_super_inner(sb: SuperBlock, fc: *mut ffi::fs_context) -> Result {
     }
     let on_error = opts(fc).errors.unwrap_or(OnError::from_disk(disk.errors));
     let mount_state = disk.state;
+    let large_file = disk.feature_ro_compat & layout::FEATURE_RO_COMPAT_LARGE_FILE != 0;
     let info = KBox::pin_init(
         try_pin_init!(Ext2Sb {
             geo,
@@ -594,6 +614,7 @@ fn fill_super_inner(sb: SuperBlock, fc: *mut ffi::fs_context) -> Result {
             sb_bh,
             sb_off,
             on_error: AtomicU32::new(on_error as u32),
+            large_file: AtomicBool::new(large_file),
             state <- new_mutex!(AllocState { groups, free_blocks, free_inodes, reserved: 0, mount_state }, "rext2_alloc"),
         }),
         GFP_KERNEL,
