@@ -33,7 +33,7 @@ pub(crate) unsafe extern "C" fn fsync(
 unsafe extern "C" fn page_mkwrite(vmf: *mut ffi::vm_fault) -> ffi::vm_fault_t {
     // SAFETY: the fault pins the VMA, its file and the inode.
     unsafe {
-        let vma = (*vmf).__bindgen_anon_1.vma as *mut ffi::vm_area_struct;
+        let vma = (*vmf).__bindgen_anon_1.vma;
         let file = (*vma).vm_file;
         let inode = (*file).f_inode;
         let sb = (*inode).i_sb;

@@ -21,7 +21,7 @@ fn group_for_dir(info: &Ext2Sb, st: &AllocState) -> Option<u32> {
         if c.free_inodes == 0 || (c.free_inodes as u64) < avg {
             continue;
         }
-        if best.is_none_or(|(_, fb)| c.free_blocks > fb) {
+        if best.map_or(true, |(_, fb)| c.free_blocks > fb) {
             best = Some((g as u32, c.free_blocks));
         }
     }
@@ -77,7 +77,11 @@ pub(crate) fn alloc_ino(sb: SuperBlock, parent_group: u32, is_dir: bool) -> Resu
     let first = first.ok_or(ENOSPC)?;
     for i in 0..geo.groups {
         let g = (first + i) % geo.groups.max(1);
-        if st.groups.get(g as usize).is_none_or(|c| c.free_inodes == 0) {
+        if st
+            .groups
+            .get(g as usize)
+            .map_or(true, |c| c.free_inodes == 0)
+        {
             continue;
         }
         let desc = info.desc(g)?;

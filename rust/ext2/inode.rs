@@ -16,12 +16,7 @@ use kernel::prelude::*;
 
 static INODE_CACHE: AtomicPtr<ffi::kmem_cache> = AtomicPtr::new(ptr::null_mut());
 
-/// Slab constructor for the inode cache.
-///
-/// # Safety
-///
-/// Called by the VFS only, with arguments that are live for the call as
-/// the C prototype documents.
+/// Creates the slab of rext2 inodes.
 pub(crate) fn create_cache() -> Result {
     // SAFETY: plain cache creation (the constructor is in C: it initialises
     // the inode and the block-map mutex).
