@@ -224,9 +224,11 @@ fn free_subtree(inode: Inode, f: &mut Freer, p: u32, depth: u32) {
 
 /// Applies level `level` of a truncate plan to the indirect block `blk`:
 /// recurses into the partly kept entry, frees the entries freed entirely.
-fn free_in_block(inode: Inode, f: &mut Freer, plan: &TruncatePlan, level: usize, blk: u32) {
+/// Returns true when no pointer is left in `blk`: then, as in ext2, the
+/// block itself has been freed too and the caller must clear its entry.
+fn free_in_block(inode: Inode, f: &mut Freer, plan: &TruncatePlan, level: usize, blk: u32) -> bool {
     if blk == 0 || checked(inode, blk).is_err() {
-        return;
+        return false;
     }
     let Ok(bh) = inode.sb().bread(blk as u64) else {
         inode.sb().msg(
@@ -234,23 +236,33 @@ fn free_in_block(inode: Inode, f: &mut Freer, plan: &TruncatePlan, level: usize,
             "unable to read indirect block",
             blk as u64,
         );
-        return;
+        return false;
     };
     let lp = plan.level(level);
-    if let Some(k) = lp.partial {
-        free_in_block(inode, f, plan, level + 1, entry(&bh, k));
-    }
+    let emptied_child = lp
+        .partial
+        .filter(|&k| free_in_block(inode, f, plan, level + 1, entry(&bh, k)));
     let whole = lp.whole();
     for i in whole.clone() {
         free_subtree(inode, f, entry(&bh, i), plan.entry_height(level, i));
     }
-    if !whole.is_empty() {
+    if !whole.is_empty() || emptied_child.is_some() {
         bh.modify_for(inode, |b| {
             if let Some(run) = b.get_mut(whole.start * 4..whole.end * 4) {
                 run.fill(0);
             }
+            if let Some(k) = emptied_child {
+                layout::put_le32(b, k * 4, 0);
+            }
         });
     }
+    let apb = blockmap::addr_per_block(Ext2Sb::of(inode.sb()).geo.block_bits) as usize;
+    if (0..apb).any(|i| entry(&bh, i) != 0) {
+        return false;
+    }
+    bh.forget();
+    f.add(blk);
+    true
 }
 
 /// Frees every block of `inode` past `new_size` (direct, indirect, double
@@ -272,7 +284,9 @@ pub(crate) fn truncate_blocks(inode: Inode, new_size: u64) {
     if !plan.is_empty() {
         let lp = plan.level(0);
         if let Some(k) = lp.partial {
-            free_in_block(inode, &mut f, &plan, 1, slot(inode, k));
+            if free_in_block(inode, &mut f, &plan, 1, slot(inode, k)) {
+                set_slot(inode, k, 0);
+            }
         }
         for i in lp.whole() {
             let p = slot(inode, i);
