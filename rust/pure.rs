@@ -10,3 +10,7 @@ pub mod ext2 {
     pub mod dirent;
     pub mod layout;
 }
+
+pub mod write {
+    pub mod plan;
+}

@@ -5,6 +5,8 @@
 //! Layout of the crate:
 //! - `ffi`: bindgen output for `ffi/rext2_ffi.h` plus C helpers (raw FFI);
 //! - `vfs`: safe wrappers over the VFS, page cache and buffer heads;
+//! - `write`: the multipage buffered write path over one `allocate` hook,
+//!   for any filesystem (knows nothing of ext2);
 //! - `ext2`: the filesystem; its `layout`, `blockmap` and `dirent` modules
 //!   are pure logic shared with the host unit tests (`rust/pure.rs`).
 
@@ -13,6 +15,7 @@ use kernel::prelude::*;
 mod ext2;
 mod ffi;
 mod vfs;
+mod write;
 
 module! {
     type: Rext2Module,

@@ -69,10 +69,15 @@ mnt_dir() {
 	echo "$d"
 }
 
-# mount_fs TYPE DEV DIR [OPTS]: mount or fail with the kernel log.
+# mount_fs TYPE DEV DIR [OPTS]: mount or fail with the kernel log. For the
+# filesystem under test, REXT2_WRITE=multipage|classic adds write= (unless
+# OPTS names one), so a test can be run over either write path.
 mount_fs() {
 	local type=$1 dev=$2 dir=$3 opts=${4:-}
 	local mark
+	if [ "$type" = "$RFS" ] && [ -n "${REXT2_WRITE:-}" ] && [[ $opts != *write=* ]]; then
+		opts=${opts:+$opts,}write=$REXT2_WRITE
+	fi
 	mark=$(kmsg_mark mount)
 	if ! mount -t "$type" ${opts:+-o "$opts"} "$dev" "$dir"; then
 		kmsg_since "$mark" | tail -20

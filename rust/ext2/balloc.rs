@@ -57,10 +57,45 @@ fn overlaps_metadata(info: &Ext2Sb, g: u32, start: u32, len: u32) -> bool {
 /// as free space allows. `ENOSPC` when the filesystem is full for this
 /// caller.
 pub(crate) fn alloc_blocks(sb: SuperBlock, goal: u32, max: u32) -> Result<Extent> {
+    alloc_from(sb, goal, max, None)
+}
+
+/// Like [`alloc_blocks`], but takes the blocks from `held`, a reservation
+/// made with [`reserve`] (and only when it is used up from the free pool).
+pub(crate) fn alloc_reserved(
+    sb: SuperBlock,
+    goal: u32,
+    max: u32,
+    held: &mut u64,
+) -> Result<Extent> {
+    alloc_from(sb, goal, max, Some(held))
+}
+
+/// Takes `n` blocks out of what allocations may use, for a write in
+/// flight; false (nothing taken) when they are not available.
+pub(crate) fn reserve(info: &Ext2Sb, st: &mut AllocState, n: u64) -> bool {
+    if n > available(info, st) {
+        return false;
+    }
+    st.reserved += n;
+    info.note_reserved(st);
+    true
+}
+
+/// Gives back `n` reserved blocks.
+pub(crate) fn unreserve(info: &Ext2Sb, st: &mut AllocState, n: u64) {
+    st.reserved = st.reserved.saturating_sub(n);
+    info.note_reserved(st);
+}
+
+fn alloc_from(sb: SuperBlock, goal: u32, max: u32, mut held: Option<&mut u64>) -> Result<Extent> {
     let info = Ext2Sb::of(sb);
     let geo = &info.geo;
     let mut st = info.state.lock();
-    let avail = available(info, &st);
+    let avail = match held.as_deref() {
+        Some(&h) if h > 0 => h.min(st.free_blocks),
+        _ => available(info, &st),
+    };
     if avail == 0 {
         return Err(ENOSPC);
     }
@@ -108,6 +143,11 @@ pub(crate) fn alloc_blocks(sb: SuperBlock, goal: u32, max: u32) -> Result<Extent
         let c = *c;
         info.store_counts(g, &c);
         st.free_blocks = st.free_blocks.saturating_sub(len as u64);
+        if let Some(h) = held.as_deref_mut() {
+            let used = (len as u64).min(*h);
+            *h -= used;
+            unreserve(info, &mut st, used);
+        }
         return Ok(Extent { pblk, len });
     }
     Err(ENOSPC)

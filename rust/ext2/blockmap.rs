@@ -272,6 +272,82 @@ pub fn plan_between(first: &BlockPath, last: &BlockPath, apb: u64) -> TruncatePl
     plan
 }
 
+/// What the block map holds for one logical block, as the allocation
+/// planner needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// How many indirect blocks on the block's path do not exist: always
+    /// the deepest ones (a missing block has no children).
+    pub missing_indirect: usize,
+    /// The leaf entry: the data block, or 0 for a hole.
+    pub entry: u32,
+}
+
+/// Number of indirect blocks, from the top, that two paths share.
+pub fn shared_indirect(a: &BlockPath, b: &BlockPath) -> usize {
+    if a.depth != b.depth {
+        return 0;
+    }
+    (1..a.depth)
+        .take_while(|&k| a.offsets[..k] == b.offsets[..k])
+        .count()
+}
+
+/// What allocating a range of blocks costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AllocNeed {
+    /// Blocks of the range covered (a prefix).
+    pub blocks: u64,
+    /// Holes among them: data blocks to allocate.
+    pub data: u64,
+    /// Indirect blocks to allocate for them.
+    pub indirect: u64,
+}
+
+impl AllocNeed {
+    pub fn total(&self) -> u64 {
+        self.data + self.indirect
+    }
+}
+
+/// Counts the blocks (data plus indirect) that allocating logical blocks
+/// `[first, first+n)` takes, stopping before the first block whose cost
+/// would take the total past `budget`: the longest prefix that fits.
+/// `slot` reads the map; the walk is in block order, so an indirect block
+/// is charged once, to the first hole below it.
+pub fn alloc_need<E>(
+    first: u64,
+    n: u64,
+    block_bits: u32,
+    budget: u64,
+    mut slot: impl FnMut(&BlockPath) -> Result<Slot, E>,
+) -> Result<AllocNeed, E> {
+    let mut need = AllocNeed::default();
+    let mut prev: Option<BlockPath> = None;
+    for i in 0..n {
+        let Some(path) = block_path(first + i, block_bits) else {
+            break;
+        };
+        let s = slot(&path)?;
+        let (data, indirect) = if s.entry != 0 {
+            (0, 0)
+        } else {
+            let shared = prev.map_or(0, |p| shared_indirect(&p, &path));
+            let missing = s.missing_indirect.min(path.depth - 1);
+            let first_missing = (path.depth - missing).max(shared + 1);
+            (1, path.depth.saturating_sub(first_missing) as u64)
+        };
+        if need.total() + data + indirect > budget {
+            break;
+        }
+        need.blocks += 1;
+        need.data += data;
+        need.indirect += indirect;
+        prev = Some(path);
+    }
+    Ok(need)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -629,5 +705,149 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A block map as a set of present indirect blocks (by path prefix)
+    /// and present data blocks, for checking `alloc_need`.
+    struct Model {
+        indirect: std::collections::BTreeSet<Vec<usize>>,
+        data: std::collections::BTreeSet<u64>,
+        bits: u32,
+    }
+
+    impl Model {
+        fn new(bits: u32) -> Model {
+            Model {
+                indirect: Default::default(),
+                data: Default::default(),
+                bits,
+            }
+        }
+
+        /// Maps `lblk`, creating the indirect blocks above it; returns how
+        /// many blocks that took.
+        fn add(&mut self, lblk: u64) -> u64 {
+            if self.data.contains(&lblk) {
+                return 0;
+            }
+            let p = block_path(lblk, self.bits).unwrap();
+            let mut n = 1;
+            for k in 1..p.depth {
+                if self.indirect.insert(p.offsets[..k].to_vec()) {
+                    n += 1;
+                }
+            }
+            self.data.insert(lblk);
+            n
+        }
+
+        fn slot(&self, p: &BlockPath) -> Result<Slot, ()> {
+            let present = (1..p.depth)
+                .take_while(|&k| self.indirect.contains(&p.offsets[..k].to_vec()))
+                .count();
+            let lblk = (0..)
+                .find(|&l| block_path(l, self.bits) == Some(*p))
+                .unwrap();
+            Ok(Slot {
+                missing_indirect: p.depth - 1 - present,
+                entry: self.data.contains(&lblk) as u32,
+            })
+        }
+    }
+
+    fn model_need(m: &Model, first: u64, n: u64, budget: u64) -> AllocNeed {
+        let mut copy = Model {
+            indirect: m.indirect.clone(),
+            data: m.data.clone(),
+            bits: m.bits,
+        };
+        let mut need = AllocNeed::default();
+        for l in first..first + n {
+            let before = copy.data.len();
+            let mut trial = Model {
+                indirect: copy.indirect.clone(),
+                data: copy.data.clone(),
+                bits: copy.bits,
+            };
+            let cost = trial.add(l);
+            if need.total() + cost > budget {
+                break;
+            }
+            copy = trial;
+            need.blocks += 1;
+            need.data += (copy.data.len() - before) as u64;
+            need.indirect += cost - (copy.data.len() - before) as u64;
+        }
+        need
+    }
+
+    #[test]
+    fn alloc_need_matches_a_model() {
+        // 1K blocks: 256 per indirect block; exercise direct, indirect,
+        // double-indirect ranges and the boundaries between them.
+        let bits = 10;
+        let mut rng = XorShift(0x5eed);
+        for round in 0..40 {
+            let mut m = Model::new(bits);
+            let mapped = rng.below(40);
+            for _ in 0..mapped {
+                let l = rng.below(12 + 256 + 3 * 256);
+                m.add(l);
+            }
+            let first = if round % 3 == 0 {
+                rng.below(20)
+            } else {
+                rng.below(12 + 256 + 2 * 256)
+            };
+            let n = 1 + rng.below(600);
+            let budget = if round % 2 == 0 {
+                u64::MAX
+            } else {
+                rng.below(300)
+            };
+            let got = alloc_need(first, n, bits, budget, |p| m.slot(p)).unwrap();
+            assert_eq!(
+                got,
+                model_need(&m, first, n, budget),
+                "first {first} n {n} budget {budget}"
+            );
+        }
+    }
+
+    #[test]
+    fn alloc_need_charges_indirect_blocks_once() {
+        let bits = 10;
+        let m = Model::new(bits);
+        // Blocks 0..12 direct, 12..268 under the indirect block, then the
+        // double-indirect tree: one dind + one ind per 256.
+        let need = alloc_need(0, 12 + 256 + 300, bits, u64::MAX, |p| m.slot(p)).unwrap();
+        assert_eq!(need.blocks, 568);
+        assert_eq!(need.data, 568);
+        assert_eq!(need.indirect, 1 + 1 + 2);
+        // A budget that ends right before the block needing the dind.
+        let need = alloc_need(0, 600, bits, 12 + 257 + 2, |p| m.slot(p)).unwrap();
+        assert_eq!(need.blocks, 268);
+        assert_eq!(need.total(), 269);
+        // Nothing fits.
+        let need = alloc_need(12, 5, bits, 1, |p| m.slot(p)).unwrap();
+        assert_eq!(need.blocks, 0);
+    }
+
+    #[test]
+    fn alloc_need_of_an_overwrite_is_zero() {
+        let bits = 12;
+        let mut m = Model::new(bits);
+        for l in 0..40 {
+            m.add(l);
+        }
+        let need = alloc_need(0, 40, bits, 0, |p| m.slot(p)).unwrap();
+        assert_eq!(
+            need,
+            AllocNeed {
+                blocks: 40,
+                data: 0,
+                indirect: 0
+            }
+        );
     }
 }

@@ -2,10 +2,167 @@
 //! Regular files: file and inode operations. Data goes through the page
 //! cache (see `inode::AOPS`).
 
-use super::inode;
+use super::inode::{self, map_block};
+use super::superblock::{Ext2Sb, WriteMode};
+use super::{balloc, indirect};
 use crate::ffi;
+use crate::vfs::folio::IovIter;
 use crate::vfs::{self, Inode, OpsTable};
+use crate::write::{self, Allocate, Command, Held, Pages, WriteStats};
 use core::ffi::c_int;
+use kernel::prelude::*;
+
+/// rext2's side of the multipage write path: reservations are counted in
+/// blocks (data plus the indirect blocks the range lacks) against the
+/// filesystem's free count; allocation fills every hole of a range at once.
+impl Allocate for Ext2Sb {
+    fn allocate(
+        &self,
+        inode: Inode,
+        pages: Option<&Pages>,
+        off: u64,
+        len: u64,
+        cmd: Command,
+        held: &mut Held,
+    ) -> Result<u64> {
+        let bits = self.geo.block_bits;
+        let first = off >> bits;
+        let n = if len == 0 {
+            0
+        } else {
+            ((off + len - 1) >> bits) - first + 1
+        };
+        match cmd {
+            Command::Reserve => self.reserve(inode, off, len, first, n, held),
+            Command::Map => {
+                let pages = pages.ok_or(EINVAL)?;
+                let mut l = first;
+                while l < first + n {
+                    let want = (first + n - l).min(u32::MAX as u64) as u32;
+                    match map_block(inode, l, want)? {
+                        Some(ext) => {
+                            pages.map_blocks(l, ext.pblk as u64, ext.len as u64, false);
+                            l += ext.len as u64;
+                        }
+                        None => l += 1,
+                    }
+                }
+                Ok(0)
+            }
+            Command::Alloc => {
+                let pages = pages.ok_or(EINVAL)?;
+                let before = held.0;
+                let runs = indirect::alloc_range(inode, first, n, &mut held.0, |l, p, k, new| {
+                    pages.map_blocks(l, p, k, new)
+                })?;
+                let s = &self.write_stats;
+                s.add(ffi::rext2_stat_REXT2_STAT_ALLOCS, 1);
+                s.add(ffi::rext2_stat_REXT2_STAT_ALLOC_RUNS, runs);
+                s.add(
+                    ffi::rext2_stat_REXT2_STAT_ALLOC_BLOCKS,
+                    before.saturating_sub(held.0),
+                );
+                Ok(0)
+            }
+            Command::Unreserve => {
+                let mut st = self.state.lock();
+                balloc::unreserve(self, &mut st, held.0);
+                held.0 = 0;
+                Ok(0)
+            }
+        }
+    }
+
+    fn stats(&self) -> &WriteStats {
+        &self.write_stats
+    }
+}
+
+impl Ext2Sb {
+    /// `Command::Reserve`: the blocks a write of `n` blocks from `first`
+    /// needs, exactly (holes and missing indirect blocks, read from the
+    /// map), or the longest prefix of the range that the free space covers.
+    fn reserve(
+        &self,
+        inode: Inode,
+        off: u64,
+        len: u64,
+        first: u64,
+        n: u64,
+        held: &mut Held,
+    ) -> Result<u64> {
+        // The map only gains blocks while the writer holds i_rwsem (page
+        // faults allocate; nothing frees), so the count stays an upper
+        // bound until Alloc. The free count may shrink meanwhile: retry.
+        for _ in 0..4 {
+            let budget = balloc::available(self, &self.state.lock());
+            let need = indirect::alloc_need(inode, first, n, budget)?;
+            if need.blocks == 0 {
+                return Err(ENOSPC);
+            }
+            if balloc::reserve(self, &mut self.state.lock(), need.total()) {
+                held.0 += need.total();
+                let end = (first + need.blocks) << self.geo.block_bits;
+                return Ok(len.min(end - off));
+            }
+        }
+        Err(ENOSPC)
+    }
+}
+
+/// `file_operations::write_iter`: the multipage path, or the classic one
+/// (`generic_file_write_iter` over write_begin/write_end) with `write=classic`.
+///
+/// # Safety
+///
+/// Called by the VFS with a live kiocb and iterator.
+unsafe extern "C" fn write_iter(iocb: *mut ffi::kiocb, from: *mut ffi::iov_iter) -> isize {
+    // SAFETY: live for the call; a regular file's mapping host is its inode.
+    let inode = unsafe { Inode::from_raw((*(*(*iocb).ki_filp).f_mapping).host) };
+    let info = Ext2Sb::of(inode.sb());
+    if info.write_mode() == WriteMode::Classic {
+        // SAFETY: live for the call.
+        return unsafe { ffi::generic_file_write_iter(iocb, from) };
+    }
+    // SAFETY: live for the call; i_rwsem serialises writers as in
+    // generic_file_write_iter.
+    let mut ret = unsafe {
+        ffi::rext2_h_inode_lock(inode.as_ptr(), true);
+        ffi::generic_write_checks(iocb, from)
+    };
+    if ret > 0 {
+        // SAFETY: live for the call, i_rwsem held.
+        let r = unsafe {
+            let file = (*iocb).ki_filp;
+            match ffi::file_remove_privs(file) {
+                0 => ffi::file_update_time(file),
+                e => e,
+            }
+        };
+        ret = if r != 0 {
+            r as isize
+        } else {
+            // SAFETY: the iterator is the caller's, used by this task alone.
+            let mut src = unsafe { IovIter::from_raw(from) };
+            // SAFETY: live for the call; i_rwsem held.
+            let mut pos = unsafe { (*iocb).ki_pos } as u64;
+            let r = write::perform_write(info, inode, &mut pos, &mut src);
+            // SAFETY: as above.
+            unsafe { (*iocb).ki_pos = pos as i64 };
+            match r {
+                Ok(n) => n as isize,
+                Err(e) => e.to_errno() as isize,
+            }
+        };
+    }
+    // SAFETY: locked above.
+    unsafe { ffi::rext2_h_inode_lock(inode.as_ptr(), false) };
+    if ret > 0 {
+        // SAFETY: live for the call; O_SYNC/O_DSYNC write-out as in C.
+        ret = unsafe { ffi::rext2_h_write_sync(iocb, ret) };
+    }
+    ret
+}
 
 /// `file_operations::fsync`: data, then the metadata buffers and inode,
 /// then a cache flush of the device.
@@ -72,7 +229,7 @@ unsafe extern "C" fn mmap(file: *mut ffi::file, vma: *mut ffi::vm_area_struct) -
 static FILE_FOPS: OpsTable<ffi::file_operations> = OpsTable(ffi::file_operations {
     llseek: Some(ffi::generic_file_llseek),
     read_iter: Some(ffi::generic_file_read_iter),
-    write_iter: Some(ffi::generic_file_write_iter),
+    write_iter: Some(write_iter),
     mmap: Some(mmap),
     open: Some(ffi::generic_file_open),
     fsync: Some(fsync),

@@ -4,7 +4,7 @@
 //! The arithmetic lives in `blockmap` (pure, host-tested).
 
 use super::balloc;
-use super::blockmap::{self, TruncatePlan, DIRECT_BLOCKS};
+use super::blockmap::{self, BlockPath, TruncatePlan, DIRECT_BLOCKS};
 use super::inode::{self, corrupt, info_mut, map_block, Extent, MapLock};
 use super::layout;
 use super::superblock::Ext2Sb;
@@ -63,10 +63,14 @@ fn goal(inode: Inode, lblk: u64, prev_in_leaf: Option<u32>, parent: u32) -> u32 
     geo.group_first_block(ei.i_block_group.min(geo.groups.saturating_sub(1)))
 }
 
-/// Allocates one zeroed indirect block near `goal`.
-fn alloc_indirect(inode: Inode, goal: u32) -> Result<u32> {
+/// Allocates one zeroed indirect block near `goal` (from `held`, a write's
+/// reservation, when given).
+fn alloc_indirect(inode: Inode, goal: u32, held: Option<&mut u64>) -> Result<u32> {
     let sb = inode.sb();
-    let ext = balloc::alloc_blocks(sb, goal, 1)?;
+    let ext = match held {
+        Some(h) => balloc::alloc_reserved(sb, goal, 1, h)?,
+        None => balloc::alloc_blocks(sb, goal, 1)?,
+    };
     let bh = sb.getblk_zeroed(ext.pblk as u64)?;
     bh.modify_for(inode, |_| {});
     add_blocks(inode, 1, Ext2Sb::of(sb).geo.block_bits);
@@ -120,7 +124,7 @@ pub(crate) fn map_or_alloc(inode: Inode, lblk: u64, max: u32) -> Result<(Extent,
     // Walk down, creating missing indirect blocks.
     let mut ptr = checked(inode, slot(inode, offs[0]))?;
     if ptr == 0 {
-        ptr = alloc_indirect(inode, goal(inode, lblk, None, 0))?;
+        ptr = alloc_indirect(inode, goal(inode, lblk, None, 0), None)?;
         set_slot(inode, offs[0], ptr);
         mark_dirty(inode);
     }
@@ -128,7 +132,7 @@ pub(crate) fn map_or_alloc(inode: Inode, lblk: u64, max: u32) -> Result<(Extent,
         let bh = sb.bread(ptr as u64)?;
         let mut child = checked(inode, entry(&bh, idx))?;
         if child == 0 {
-            child = alloc_indirect(inode, ptr.wrapping_add(1))?;
+            child = alloc_indirect(inode, ptr.wrapping_add(1), None)?;
             bh.modify_for(inode, |b| {
                 layout::put_le32(b, idx * 4, child);
             });
@@ -302,4 +306,312 @@ pub(crate) fn truncate_blocks(inode: Inode, new_size: u64) {
     ei.i_last_lblk = 0;
     ei.i_last_pblk = 0;
     mark_dirty(inode);
+}
+
+/// Reads the block map for the allocation planner, one logical block at a
+/// time in order, keeping the current leaf's buffer.
+struct MapReader {
+    inode: Inode,
+    /// The leaf last read: its path's depth and indirect offsets, what is
+    /// missing above it, and its buffer (None when missing).
+    key: Option<(usize, [usize; 3])>,
+    missing: usize,
+    leaf: Option<BufferHead>,
+}
+
+impl MapReader {
+    fn new(inode: Inode) -> MapReader {
+        MapReader {
+            inode,
+            key: None,
+            missing: 0,
+            leaf: None,
+        }
+    }
+
+    fn slot(&mut self, path: &BlockPath) -> Result<blockmap::Slot> {
+        let inode = self.inode;
+        let offs = path.as_slice();
+        if path.depth == 1 {
+            return Ok(blockmap::Slot {
+                missing_indirect: 0,
+                entry: slot(inode, offs[0]),
+            });
+        }
+        let mut key = [0usize; 3];
+        key[..path.depth - 1].copy_from_slice(&offs[..path.depth - 1]);
+        if self.key != Some((path.depth, key)) {
+            self.leaf = None;
+            self.missing = 0;
+            let mut ptr = checked(inode, slot(inode, offs[0]))?;
+            for level in 1..path.depth {
+                if ptr == 0 {
+                    self.missing = path.depth - level;
+                    break;
+                }
+                let bh = inode.sb().bread(ptr as u64)?;
+                if level + 1 == path.depth {
+                    self.leaf = Some(bh);
+                } else {
+                    ptr = checked(inode, entry(&bh, offs[level]))?;
+                }
+            }
+            self.key = Some((path.depth, key));
+        }
+        let e = match &self.leaf {
+            Some(bh) => entry(bh, offs[path.depth - 1]),
+            None => 0,
+        };
+        Ok(blockmap::Slot {
+            missing_indirect: self.missing,
+            entry: e,
+        })
+    }
+}
+
+/// The blocks allocating logical blocks `[first, first+n)` of `inode`
+/// takes (data and indirect), for the longest prefix within `budget`.
+pub(crate) fn alloc_need(
+    inode: Inode,
+    first: u64,
+    n: u64,
+    budget: u64,
+) -> Result<blockmap::AllocNeed> {
+    let _lock = MapLock::lock(inode);
+    let bits = Ext2Sb::of(inode.sb()).geo.block_bits;
+    let mut reader = MapReader::new(inode);
+    blockmap::alloc_need(first, n, bits, budget, |p| reader.slot(p))
+}
+
+/// Where one leaf array of a range lives.
+enum Leaf {
+    /// `i_block` of the inode (direct blocks).
+    Inode,
+    /// An indirect block.
+    Block(BufferHead, u32),
+}
+
+/// The part of a range that one leaf maps.
+struct Segment {
+    leaf: Leaf,
+    /// Index of the range's first block in the leaf.
+    index: usize,
+    lblk: u64,
+    len: usize,
+}
+
+impl Segment {
+    fn get(&self, inode: Inode, i: usize) -> u32 {
+        match &self.leaf {
+            Leaf::Inode => slot(inode, self.index + i),
+            Leaf::Block(bh, _) => entry(bh, self.index + i),
+        }
+    }
+}
+
+/// Allocates every hole in logical blocks `[first, first+n)` of `inode`
+/// from the reservation `held` (missing indirect blocks first, then the
+/// data as few contiguous runs as free space allows) and reports every
+/// block of the range, old and new, to `map(lblk, pblk, len, new)`.
+///
+/// Everything that can fail (reading leaves, checking old pointers,
+/// allocating) happens before the first data block is linked into the
+/// map, so a failure links nothing the caller would have to undo: at
+/// worst an empty indirect block stays, which is valid ext2.
+pub(crate) fn alloc_range(
+    inode: Inode,
+    first: u64,
+    n: u64,
+    held: &mut u64,
+    mut map: impl FnMut(u64, u64, u64, bool),
+) -> Result<u64> {
+    let _nofs = crate::vfs::folio::NoFs::enter();
+    let _lock = MapLock::lock(inode);
+    let sb = inode.sb();
+    let geo = Ext2Sb::of(sb).geo;
+    let bits = geo.block_bits;
+    let apb = blockmap::addr_per_block(bits);
+    let mut segs: KVec<Segment> = KVec::with_capacity((n / apb + 2) as usize, GFP_KERNEL)?;
+    let mut goal_blk: Option<u32> = None;
+    let mut holes = 0u64;
+
+    // Leaves, creating missing indirect blocks; check the old pointers.
+    let mut lblk = first;
+    while lblk < first + n {
+        let path = blockmap::block_path(lblk, bits).ok_or(EFBIG)?;
+        let offs = path.as_slice();
+        let len = (path.leaf_remaining(apb) + 1).min(first + n - lblk) as usize;
+        let index = offs[path.depth - 1];
+        let leaf = if path.depth == 1 {
+            Leaf::Inode
+        } else {
+            let mut ptr = checked(inode, slot(inode, offs[0]))?;
+            let mut parent: Option<BufferHead> = None;
+            for level in 1..path.depth {
+                if ptr == 0 {
+                    let g = goal_blk.unwrap_or_else(|| {
+                        let near = parent.as_ref().map_or(0, |p| p.blocknr() as u32);
+                        goal(inode, lblk, None, near)
+                    });
+                    ptr = alloc_indirect(inode, g, Some(&mut *held))?;
+                    goal_blk = Some(ptr.wrapping_add(1));
+                    match &parent {
+                        None => {
+                            set_slot(inode, offs[0], ptr);
+                            mark_dirty(inode);
+                        }
+                        Some(p) => p.modify_for(inode, |b| {
+                            layout::put_le32(b, offs[level - 1] * 4, ptr);
+                        }),
+                    }
+                }
+                let bh = sb.bread(ptr as u64)?;
+                if level + 1 < path.depth {
+                    ptr = checked(inode, entry(&bh, offs[level]))?;
+                }
+                parent = Some(bh);
+            }
+            let bh = parent.ok_or(EIO)?;
+            Leaf::Block(bh, ptr)
+        };
+        let seg = Segment {
+            leaf,
+            index,
+            lblk,
+            len,
+        };
+        for i in 0..len {
+            let p = checked(inode, seg.get(inode, i))?;
+            if p == 0 {
+                if goal_blk.is_none() {
+                    let prev = (0..index + i)
+                        .rev()
+                        .map(|k| match &seg.leaf {
+                            Leaf::Inode => slot(inode, k),
+                            Leaf::Block(bh, _) => entry(bh, k),
+                        })
+                        .find(|&p| p != 0);
+                    let parent = match &seg.leaf {
+                        Leaf::Block(_, b) => *b,
+                        Leaf::Inode => 0,
+                    };
+                    goal_blk = Some(goal(inode, lblk + i as u64, prev, parent));
+                }
+                holes += 1;
+            }
+        }
+        segs.push(seg, GFP_KERNEL)?;
+        lblk += len as u64;
+    }
+
+    // The data, in as few runs as free space allows.
+    let mut runs: KVec<Extent> = KVec::new();
+    let mut got = 0u64;
+    let mut g = goal_blk.unwrap_or(0);
+    while got < holes {
+        let want = (holes - got).min(u32::MAX as u64) as u32;
+        let r = runs
+            .push(Extent { pblk: 0, len: 0 }, GFP_KERNEL)
+            .map_err(Error::from)
+            .and_then(|()| balloc::alloc_reserved(sb, g, want, held));
+        match r {
+            Ok(ext) => {
+                if let Some(last) = runs.last_mut() {
+                    *last = ext;
+                }
+                got += ext.len as u64;
+                g = ext.pblk.wrapping_add(ext.len);
+            }
+            Err(e) => {
+                for ext in runs.iter().filter(|e| e.len > 0) {
+                    let _ = balloc::free_blocks(sb, ext.pblk, ext.len);
+                }
+                return Err(e);
+            }
+        }
+    }
+
+    // Link them: nothing below can fail.
+    let mut runs_left = runs.iter().copied().filter(|r| r.len > 0);
+    let mut run = runs_left.next();
+    let mut last = None;
+    for seg in segs.iter() {
+        let mut fill = |leaf: &mut dyn LeafArray| {
+            let mut i = 0usize;
+            while i < seg.len {
+                let l = seg.lblk + i as u64;
+                let old = leaf.get(seg.index + i);
+                let mut k = 1usize;
+                if old != 0 {
+                    while i + k < seg.len
+                        && leaf.get(seg.index + i + k) == old.wrapping_add(k as u32)
+                    {
+                        k += 1;
+                    }
+                    map(l, old as u64, k as u64, false);
+                    i += k;
+                    continue;
+                }
+                let Some(r) = run.as_mut() else {
+                    break;
+                };
+                while i + k < seg.len && leaf.get(seg.index + i + k) == 0 && (k as u32) < r.len {
+                    k += 1;
+                }
+                for j in 0..k {
+                    leaf.set(seg.index + i + j, r.pblk + j as u32);
+                }
+                map(l, r.pblk as u64, k as u64, true);
+                last = Some((l + k as u64 - 1, r.pblk + k as u32 - 1));
+                r.pblk += k as u32;
+                r.len -= k as u32;
+                if r.len == 0 {
+                    run = runs_left.next();
+                }
+                i += k;
+            }
+        };
+        match &seg.leaf {
+            Leaf::Inode => fill(&mut InodeLeaf(inode)),
+            Leaf::Block(bh, _) => bh.modify_for(inode, |b| fill(&mut BlockLeaf(b))),
+        }
+    }
+    if let Some((l, p)) = last {
+        let ei = info_mut(inode);
+        ei.i_last_lblk = l as u32;
+        ei.i_last_pblk = p;
+    }
+    if holes > 0 {
+        add_blocks(inode, holes as u32, bits);
+    }
+    mark_dirty(inode);
+    Ok(runs.len() as u64)
+}
+
+/// A leaf array being filled in: `i_block` or an indirect block's bytes.
+trait LeafArray {
+    fn get(&self, i: usize) -> u32;
+    fn set(&mut self, i: usize, v: u32);
+}
+
+struct InodeLeaf(Inode);
+
+impl LeafArray for InodeLeaf {
+    fn get(&self, i: usize) -> u32 {
+        slot(self.0, i)
+    }
+    fn set(&mut self, i: usize, v: u32) {
+        set_slot(self.0, i, v)
+    }
+}
+
+struct BlockLeaf<'a>(&'a mut [u8]);
+
+impl LeafArray for BlockLeaf<'_> {
+    fn get(&self, i: usize) -> u32 {
+        layout::le32(self.0, i * 4).unwrap_or(0)
+    }
+    fn set(&mut self, i: usize, v: u32) {
+        layout::put_le32(self.0, i * 4, v);
+    }
 }

@@ -8,10 +8,12 @@ use super::layout::{
     SUPERBLOCK_SIZE,
 };
 use crate::ffi;
+use crate::vfs::folio::StatsDir;
 use crate::vfs::{self, BufferHead, CMsg, Level, OpsTable, SuperBlock};
+use crate::write::WriteStats;
 use core::ffi::{c_char, c_int};
 use core::ptr::addr_of_mut;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::Mutex;
@@ -46,10 +48,37 @@ impl OnError {
     }
 }
 
+/// Which buffered write path a mount uses (`write=`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum WriteMode {
+    /// The multipage path over the `allocate` hook (`crate::write`).
+    Multipage = 0,
+    /// The page-at-a-time `write_begin`/`write_end` + `get_block` path.
+    Classic = 1,
+}
+
+impl WriteMode {
+    fn from_u32(v: u32) -> WriteMode {
+        if v == WriteMode::Classic as u32 {
+            WriteMode::Classic
+        } else {
+            WriteMode::Multipage
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            WriteMode::Multipage => "multipage",
+            WriteMode::Classic => "classic",
+        }
+    }
+}
+
 /// Options given at mount or remount; `None` means "not given".
 #[derive(Default)]
 struct MountOpts {
     errors: Option<OnError>,
+    write: Option<WriteMode>,
 }
 
 /// Free counts of one group, kept in memory and written through to its
@@ -87,6 +116,12 @@ pub(crate) struct Ext2Sb {
     on_error: AtomicU32,
     /// Whether the superblock has the large_file ro-compat feature.
     large_file: AtomicBool,
+    /// A [`WriteMode`] (`write=`).
+    write_mode: AtomicU32,
+    /// Counters of the multipage write path, shown in sysfs.
+    pub(crate) write_stats: WriteStats,
+    /// The sysfs directory of `write_stats`; set once mounted.
+    stats_dir: AtomicPtr<StatsDir>,
     #[pin]
     pub(crate) state: Mutex<AllocState>,
 }
@@ -133,6 +168,16 @@ impl Ext2Sb {
             let v = layout::le32(b, off).unwrap_or(0);
             put_le32(b, off, v | layout::FEATURE_RO_COMPAT_LARGE_FILE);
         });
+    }
+
+    pub(crate) fn write_mode(&self) -> WriteMode {
+        WriteMode::from_u32(self.write_mode.load(Ordering::Relaxed))
+    }
+
+    /// Publishes the reservation total (called with it changed).
+    pub(crate) fn note_reserved(&self, st: &AllocState) {
+        self.write_stats
+            .set(ffi::rext2_stat_REXT2_STAT_RESERVED_NOW, st.reserved);
     }
 
     fn on_error(&self) -> OnError {
@@ -278,7 +323,11 @@ static CONTEXT_OPS: OpsTable<ffi::fs_context_operations> = OpsTable(ffi::fs_cont
 
 /// Registers the `rext2` filesystem type.
 pub(crate) fn register(owner: *mut ffi::module) -> Result {
-    inode::create_cache()?;
+    StatsDir::init()?;
+    if let Err(e) = inode::create_cache() {
+        StatsDir::exit();
+        return Err(e);
+    }
     // SAFETY: module init runs once, before anything can see FS_TYPE; the
     // static lives as long as the module (lockdep keys inside it included).
     let ret = unsafe {
@@ -292,6 +341,7 @@ pub(crate) fn register(owner: *mut ffi::module) -> Result {
     };
     if ret != 0 {
         inode::destroy_cache();
+        StatsDir::exit();
         return Err(Error::from_errno(ret));
     }
     Ok(())
@@ -301,6 +351,7 @@ pub(crate) fn unregister() {
     // SAFETY: registered in `register`; module exit runs once.
     unsafe { ffi::unregister_filesystem(addr_of_mut!(FS_TYPE)) };
     inode::destroy_cache();
+    StatsDir::exit();
 }
 
 /// `file_system_type::init_fs_context`.
@@ -373,6 +424,15 @@ unsafe extern "C" fn parse_param(fc: *mut ffi::fs_context, param: *mut ffi::fs_p
             opts(fc).errors = Some(e);
             0
         }
+        b"write" => {
+            let w = match value {
+                b"multipage" => WriteMode::Multipage,
+                b"classic" => WriteMode::Classic,
+                _ => return fc_error(fc, "write= takes multipage or classic").to_errno(),
+            };
+            opts(fc).write = Some(w);
+            0
+        }
         // Let the VFS handle "source" and report unknown options.
         _ => -(ffi::ENOPARAM as c_int),
     }
@@ -437,6 +497,9 @@ fn reconfigure_inner(sb: SuperBlock, fc: *mut ffi::fs_context) -> Result {
     if let Some(e) = opts(fc).errors {
         info.on_error.store(e as u32, Ordering::Relaxed);
     }
+    if let Some(w) = opts(fc).write {
+        info.write_mode.store(w as u32, Ordering::Relaxed);
+    }
     Ok(())
 }
 
@@ -452,7 +515,15 @@ unsafe extern "C" fn kill_sb(sb: *mut ffi::super_block) {
     unsafe { ffi::kill_block_super(sb) };
     // SAFETY: s_fs_info is null or our Ext2Sb; kill_block_super has run
     // every callback that could use it. The struct itself is not freed yet.
-    drop(unsafe { sbr.take_fs_info::<Ext2Sb>() });
+    let info = unsafe { sbr.take_fs_info::<Ext2Sb>() };
+    if let Some(info) = info {
+        let dir = info.stats_dir.swap(core::ptr::null_mut(), Ordering::AcqRel);
+        if !dir.is_null() {
+            // SAFETY: the pointer came from `KBox::into_raw` in fill_super;
+            // dropping it removes the directory before the counters go.
+            drop(unsafe { KBox::from_raw(dir) });
+        }
+    }
 }
 
 /// `super_operations::put_super`: the last write of a clean unmount.
@@ -463,6 +534,10 @@ unsafe extern "C" fn kill_sb(sb: *mut ffi::super_block) {
 unsafe extern "C" fn put_super(sb: *mut ffi::super_block) {
     // SAFETY: live for the call.
     let sb = unsafe { SuperBlock::from_raw(sb) };
+    let leaked = Ext2Sb::of(sb).state.lock().reserved;
+    if leaked != 0 {
+        sb.msg(Level::Err, "blocks still reserved at unmount", leaked);
+    }
     if !sb.is_rdonly() {
         if let Err(e) = Ext2Sb::of(sb).stop_rw() {
             sb.msg(
@@ -500,6 +575,9 @@ unsafe extern "C" fn show_options(m: *mut ffi::seq_file, root: *mut ffi::dentry)
     // SAFETY: live for the call.
     let sb = unsafe { SuperBlock::from_raw((*root).d_sb) };
     let info = Ext2Sb::of(sb);
+    let w = CMsg::new(&[",write=", info.write_mode().name()]);
+    // SAFETY: `m` is live; `w` is NUL-terminated.
+    unsafe { ffi::rext2_h_seq_puts(m, w.as_ptr()) };
     let e = info.on_error();
     if e != OnError::from_disk(info.disk.errors) {
         let s = CMsg::new(&[",errors=", e.name()]);
@@ -615,6 +693,9 @@ fn fill_super_inner(sb: SuperBlock, fc: *mut ffi::fs_context) -> Result {
             sb_off,
             on_error: AtomicU32::new(on_error as u32),
             large_file: AtomicBool::new(large_file),
+            write_mode: AtomicU32::new(opts(fc).write.unwrap_or(WriteMode::Multipage) as u32),
+            write_stats: WriteStats::new(),
+            stats_dir: AtomicPtr::new(core::ptr::null_mut()),
             state <- new_mutex!(AllocState { groups, free_blocks, free_inodes, reserved: 0, mount_state }, "rext2_alloc"),
         }),
         GFP_KERNEL,
@@ -653,6 +734,14 @@ fn fill_super_inner(sb: SuperBlock, fc: *mut ffi::fs_context) -> Result {
     if !sb.is_rdonly() {
         Ext2Sb::of(sb).start_rw(sb)?;
     }
+    let info = Ext2Sb::of(sb);
+    // SAFETY: the counters live in the Ext2Sb, which kill_sb drops only
+    // after removing the directory.
+    let dir = unsafe { StatsDir::add(sb, info.write_stats.as_ptr()) }?;
+    info.stats_dir.store(
+        KBox::into_raw(KBox::new(dir, GFP_KERNEL)?),
+        Ordering::Release,
+    );
     Ok(())
 }
 
@@ -678,9 +767,10 @@ unsafe extern "C" fn statfs(dentry: *mut ffi::dentry, buf: *mut ffi::kstatfs) ->
     let info = Ext2Sb::of(sb);
     let geo = &info.geo;
     let reserved = info.disk.r_blocks_count as u64;
+    // Blocks reserved by writes in flight are as good as used.
     let (free_blocks, free_inodes) = {
         let st = info.state.lock();
-        (st.free_blocks, st.free_inodes)
+        (st.free_blocks.saturating_sub(st.reserved), st.free_inodes)
     };
     // SAFETY: `buf` is the caller's kstatfs to fill in.
     unsafe {

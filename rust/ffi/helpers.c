@@ -5,6 +5,11 @@
  */
 #include "rext2_ffi.h"
 #include <linux/statfs.h>
+#include <linux/highmem.h>
+#include <linux/kobject.h>
+#include <linux/completion.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/mm.h>
 
 struct rext2_inode_info *rext2_h_inode_info(struct inode *inode)
 {
@@ -241,4 +246,231 @@ vm_fault_t rext2_h_vmf_fs_error(int err)
 void rext2_h_file_accessed(struct file *file)
 {
 	file_accessed(file);
+}
+
+struct folio *rext2_h_grab_folio(struct address_space *mapping, pgoff_t index, int *err)
+{
+	struct folio *folio = __filemap_get_folio(mapping, index, FGP_WRITEBEGIN,
+						  mapping_gfp_mask(mapping));
+
+	if (IS_ERR(folio)) {
+		*err = PTR_ERR(folio);
+		return NULL;
+	}
+	return folio;
+}
+
+void rext2_h_folio_release(struct folio *folio)
+{
+	folio_unlock(folio);
+	folio_put(folio);
+}
+
+bool rext2_h_folio_uptodate(struct folio *folio)
+{
+	return folio_test_uptodate(folio);
+}
+
+size_t rext2_h_folio_size(struct folio *folio)
+{
+	return folio_size(folio);
+}
+
+loff_t rext2_h_folio_pos(struct folio *folio)
+{
+	return folio_pos(folio);
+}
+
+void rext2_h_folio_zero(struct folio *folio, size_t start, size_t len)
+{
+	folio_zero_range(folio, start, len);
+}
+
+size_t rext2_h_copy_to_folio(struct folio *folio, size_t offset, size_t bytes, struct iov_iter *i)
+{
+	size_t copied;
+
+	if (mapping_writably_mapped(folio->mapping))
+		flush_dcache_folio(folio);
+	copied = copy_folio_from_iter_atomic(folio, offset, bytes, i);
+	flush_dcache_folio(folio);
+	return copied;
+}
+
+void rext2_h_commit_write(struct folio *folio, size_t from, size_t to)
+{
+	block_commit_write(&folio->page, from, to);
+}
+
+struct buffer_head *rext2_h_folio_buffers(struct folio *folio, unsigned long blocksize)
+{
+	struct buffer_head *head = folio_buffers(folio);
+
+	return head ? head : create_empty_buffers(folio, blocksize, 0);
+}
+
+bool rext2_h_buffer_uptodate(struct buffer_head *bh)
+{
+	return buffer_uptodate(bh);
+}
+
+bool rext2_h_buffer_mapped(struct buffer_head *bh)
+{
+	return buffer_mapped(bh);
+}
+
+bool rext2_h_buffer_dirty(struct buffer_head *bh)
+{
+	return buffer_dirty(bh);
+}
+
+void rext2_h_clear_buffer_uptodate(struct buffer_head *bh)
+{
+	clear_buffer_uptodate(bh);
+}
+
+int rext2_h_bh_read(struct buffer_head *bh)
+{
+	return bh_read(bh, 0);
+}
+
+void rext2_h_clean_bdev_aliases(struct super_block *sb, sector_t block, sector_t len)
+{
+	clean_bdev_aliases(sb->s_bdev, block, len);
+}
+
+size_t rext2_h_iov_count(const struct iov_iter *i)
+{
+	return iov_iter_count(i);
+}
+
+void rext2_h_inode_lock(struct inode *inode, bool lock)
+{
+	if (lock)
+		inode_lock(inode);
+	else
+		inode_unlock(inode);
+}
+
+ssize_t rext2_h_write_sync(struct kiocb *iocb, ssize_t count)
+{
+	return generic_write_sync(iocb, count);
+}
+
+bool rext2_h_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
+}
+
+unsigned long rext2_h_dirty_allowance(void)
+{
+	int left = current->nr_dirtied_pause - current->nr_dirtied;
+
+	return left > 0 ? left : 0;
+}
+
+unsigned int rext2_h_nofs_save(void)
+{
+	return memalloc_nofs_save();
+}
+
+void rext2_h_nofs_restore(unsigned int flags)
+{
+	memalloc_nofs_restore(flags);
+}
+
+/* /sys/fs/rext2/<device>/<counter>: kobject glue around a Rust counter array. */
+static const char *const rext2_stat_names[REXT2_NR_STATS] = {
+	[REXT2_STAT_WRITES] = "writes",
+	[REXT2_STAT_BATCHES] = "batches",
+	[REXT2_STAT_BATCH_PAGES] = "batch_pages",
+	[REXT2_STAT_BATCH_PAGES_MAX] = "batch_pages_max",
+	[REXT2_STAT_RESERVATIONS] = "reservations",
+	[REXT2_STAT_RESERVED_BLOCKS] = "reserved_blocks",
+	[REXT2_STAT_RETURNS] = "returns",
+	[REXT2_STAT_RETURNED_BLOCKS] = "returned_blocks",
+	[REXT2_STAT_RESERVED_NOW] = "reserved_now",
+	[REXT2_STAT_ALLOCS] = "allocs",
+	[REXT2_STAT_ALLOC_RUNS] = "alloc_runs",
+	[REXT2_STAT_ALLOC_BLOCKS] = "alloc_blocks",
+	[REXT2_STAT_SHORT_COPIES] = "short_copies",
+	[REXT2_STAT_ENOSPC_EARLY] = "enospc_before_copy",
+};
+
+struct rext2_sysfs {
+	struct kobject kobj;
+	struct completion released;
+	const u64 *values;
+	struct kobj_attribute attrs[REXT2_NR_STATS];
+	struct attribute *attr_ptrs[REXT2_NR_STATS + 1];
+	struct attribute_group group;
+};
+
+static struct kset *rext2_kset;
+
+static ssize_t rext2_stat_show(struct kobject *kobj, struct kobj_attribute *attr, char *buf)
+{
+	struct rext2_sysfs *s = container_of(kobj, struct rext2_sysfs, kobj);
+
+	return sysfs_emit(buf, "%llu\n", READ_ONCE(s->values[attr - s->attrs]));
+}
+
+static void rext2_sysfs_release(struct kobject *kobj)
+{
+	complete(&container_of(kobj, struct rext2_sysfs, kobj)->released);
+}
+
+static const struct kobj_type rext2_sb_ktype = {
+	.sysfs_ops = &kobj_sysfs_ops,
+	.release = rext2_sysfs_release,
+};
+
+int rext2_h_sysfs_init(void)
+{
+	rext2_kset = kset_create_and_add("rext2", NULL, fs_kobj);
+	return rext2_kset ? 0 : -ENOMEM;
+}
+
+void rext2_h_sysfs_exit(void)
+{
+	kset_unregister(rext2_kset);
+}
+
+struct rext2_sysfs *rext2_h_sysfs_add(struct super_block *sb, const u64 *values)
+{
+	struct rext2_sysfs *s = kzalloc(sizeof(*s), GFP_KERNEL);
+	int i, err;
+
+	if (!s)
+		return ERR_PTR(-ENOMEM);
+	s->values = values;
+	init_completion(&s->released);
+	for (i = 0; i < REXT2_NR_STATS; i++) {
+		sysfs_attr_init(&s->attrs[i].attr);
+		s->attrs[i].attr.name = rext2_stat_names[i];
+		s->attrs[i].attr.mode = 0444;
+		s->attrs[i].show = rext2_stat_show;
+		s->attr_ptrs[i] = &s->attrs[i].attr;
+	}
+	s->group.attrs = s->attr_ptrs;
+	s->kobj.kset = rext2_kset;
+	err = kobject_init_and_add(&s->kobj, &rext2_sb_ktype, NULL, "%s", sb->s_id);
+	if (!err)
+		err = sysfs_create_group(&s->kobj, &s->group);
+	if (err) {
+		kobject_put(&s->kobj);
+		wait_for_completion(&s->released);
+		kfree(s);
+		return ERR_PTR(err);
+	}
+	return s;
+}
+
+void rext2_h_sysfs_del(struct rext2_sysfs *s)
+{
+	/* kobject_del waits for readers; the counters may go after it. */
+	kobject_del(&s->kobj);
+	kobject_put(&s->kobj);
+	wait_for_completion(&s->released);
+	kfree(s);
 }

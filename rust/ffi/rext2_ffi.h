@@ -95,4 +95,56 @@ vm_fault_t rext2_h_vmf_fs_error(int err);
 void rext2_h_file_accessed(struct file *file);
 void rext2_h_seq_puts(struct seq_file *m, const char *s);
 
+/* Page cache, buffer heads and user copies for the multipage write path. */
+struct folio *rext2_h_grab_folio(struct address_space *mapping, pgoff_t index, int *err);
+void rext2_h_folio_release(struct folio *folio);
+bool rext2_h_folio_uptodate(struct folio *folio);
+size_t rext2_h_folio_size(struct folio *folio);
+loff_t rext2_h_folio_pos(struct folio *folio);
+void rext2_h_folio_zero(struct folio *folio, size_t start, size_t len);
+size_t rext2_h_copy_to_folio(struct folio *folio, size_t offset, size_t bytes, struct iov_iter *i);
+void rext2_h_commit_write(struct folio *folio, size_t from, size_t to);
+struct buffer_head *rext2_h_folio_buffers(struct folio *folio, unsigned long blocksize);
+bool rext2_h_buffer_uptodate(struct buffer_head *bh);
+bool rext2_h_buffer_mapped(struct buffer_head *bh);
+bool rext2_h_buffer_dirty(struct buffer_head *bh);
+void rext2_h_clear_buffer_uptodate(struct buffer_head *bh);
+int rext2_h_bh_read(struct buffer_head *bh);
+void rext2_h_clean_bdev_aliases(struct super_block *sb, sector_t block, sector_t len);
+size_t rext2_h_iov_count(const struct iov_iter *i);
+void rext2_h_inode_lock(struct inode *inode, bool lock);
+ssize_t rext2_h_write_sync(struct kiocb *iocb, ssize_t count);
+bool rext2_h_fatal_signal_pending(void);
+unsigned long rext2_h_dirty_allowance(void);
+unsigned int rext2_h_nofs_save(void);
+void rext2_h_nofs_restore(unsigned int flags);
+
+/*
+ * Per-mount counters under /sys/fs/rext2/<device>/: one read-only file per
+ * counter, named by rext2_stat_names[] in helpers.c, in this order.
+ */
+enum rext2_stat {
+	REXT2_STAT_WRITES,
+	REXT2_STAT_BATCHES,
+	REXT2_STAT_BATCH_PAGES,
+	REXT2_STAT_BATCH_PAGES_MAX,
+	REXT2_STAT_RESERVATIONS,
+	REXT2_STAT_RESERVED_BLOCKS,
+	REXT2_STAT_RETURNS,
+	REXT2_STAT_RETURNED_BLOCKS,
+	REXT2_STAT_RESERVED_NOW,
+	REXT2_STAT_ALLOCS,
+	REXT2_STAT_ALLOC_RUNS,
+	REXT2_STAT_ALLOC_BLOCKS,
+	REXT2_STAT_SHORT_COPIES,
+	REXT2_STAT_ENOSPC_EARLY,
+	REXT2_NR_STATS,
+};
+
+struct rext2_sysfs;
+int rext2_h_sysfs_init(void);
+void rext2_h_sysfs_exit(void);
+struct rext2_sysfs *rext2_h_sysfs_add(struct super_block *sb, const u64 *values);
+void rext2_h_sysfs_del(struct rext2_sysfs *s);
+
 #endif

@@ -11,6 +11,8 @@ use core::ffi::{c_char, c_int};
 use core::ptr::NonNull;
 use kernel::prelude::*;
 
+pub(crate) mod folio;
+
 /// Error codes the kernel crate of 6.12 does not name.
 pub(crate) mod errno {
     use kernel::error::Error;
@@ -195,6 +197,12 @@ impl SuperBlock {
         // referenced, uptodate buffer_head.
         let bh = unsafe { ffi::rext2_h_sb_bread(self.as_ptr(), block) };
         NonNull::new(bh).map(|bh| BufferHead { bh }).ok_or(EIO)
+    }
+
+    /// log2 of the block size in force.
+    pub(crate) fn block_bits(&self) -> u32 {
+        // SAFETY: `sb` is live; the block size is fixed once mounted.
+        unsafe { (*self.as_ptr()).s_blocksize_bits as u32 }
     }
 
     pub(crate) fn is_rdonly(&self) -> bool {

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Safe wrappers for the multipage write path: locked page-cache folios,
+//! their buffer_heads, the caller's `iov_iter` and the write's `kiocb`.
+
+use super::{Inode, SuperBlock};
+use crate::ffi;
+use core::ptr::NonNull;
+use kernel::prelude::*;
+
+/// A page-cache folio that this task holds locked and referenced.
+///
+/// # Invariants
+///
+/// `folio` was returned locked and referenced by `__filemap_get_folio`
+/// and stays so until drop, which unlocks it and drops the reference.
+pub(crate) struct LockedFolio {
+    folio: NonNull<ffi::folio>,
+}
+
+impl LockedFolio {
+    /// Finds or creates the folio at page `index` of `inode`'s mapping,
+    /// locked and stable for writing (`FGP_WRITEBEGIN`).
+    pub(crate) fn grab(inode: Inode, index: u64) -> Result<LockedFolio> {
+        let mut err = 0;
+        // SAFETY: the inode is live, so is its mapping; the helper returns
+        // NULL (with `err` set) or a locked, referenced folio.
+        let folio =
+            unsafe { ffi::rext2_h_grab_folio((*inode.as_ptr()).i_mapping, index as _, &mut err) };
+        // INVARIANT: a non-null folio is locked and referenced.
+        NonNull::new(folio)
+            .map(|folio| LockedFolio { folio })
+            .ok_or_else(|| {
+                if err < 0 {
+                    Error::from_errno(err)
+                } else {
+                    ENOMEM
+                }
+            })
+    }
+
+    fn as_ptr(&self) -> *mut ffi::folio {
+        self.folio.as_ptr()
+    }
+
+    /// File offset of the folio's first byte.
+    pub(crate) fn pos(&self) -> u64 {
+        // SAFETY: the folio is referenced (type invariant).
+        unsafe { ffi::rext2_h_folio_pos(self.as_ptr()) as u64 }
+    }
+
+    pub(crate) fn size(&self) -> usize {
+        // SAFETY: as in `pos`.
+        unsafe { ffi::rext2_h_folio_size(self.as_ptr()) }
+    }
+
+    pub(crate) fn is_uptodate(&self) -> bool {
+        // SAFETY: as in `pos`.
+        unsafe { ffi::rext2_h_folio_uptodate(self.as_ptr()) }
+    }
+
+    /// Zeroes `len` bytes from `start` (folio-relative).
+    pub(crate) fn zero(&self, start: usize, len: usize) {
+        if start + len <= self.size() {
+            // SAFETY: the folio is locked by us and the range lies inside it.
+            unsafe { ffi::rext2_h_folio_zero(self.as_ptr(), start, len) }
+        }
+    }
+
+    /// Copies up to `len` bytes from `src` to folio offset `offset` without
+    /// taking page faults; returns how many were copied.
+    pub(crate) fn copy_from(&self, offset: usize, len: usize, src: &mut IovIter) -> usize {
+        if offset + len > self.size() {
+            return 0;
+        }
+        // SAFETY: the folio is locked by us and the range lies inside it;
+        // the iterator is the caller's, live for the write.
+        unsafe { ffi::rext2_h_copy_to_folio(self.as_ptr(), offset, len, src.as_ptr()) }
+    }
+
+    /// Marks the buffers covering `[from, to)` uptodate and dirty (and the
+    /// folio dirty, and uptodate when every buffer is).
+    pub(crate) fn commit(&self, from: usize, to: usize) {
+        if from < to && to <= self.size() {
+            // SAFETY: the folio is locked by us and has buffers (attached by
+            // `buffers`); the range lies inside it.
+            unsafe { ffi::rext2_h_commit_write(self.as_ptr(), from, to) }
+        }
+    }
+
+    /// The folio's buffer_heads of `block_size` bytes, attached if absent.
+    pub(crate) fn buffers(&self, block_size: usize) -> Buffers<'_> {
+        // SAFETY: the folio is locked by us, which is what attaching buffers
+        // requires; create_empty_buffers cannot fail (__GFP_NOFAIL).
+        let head = unsafe { ffi::rext2_h_folio_buffers(self.as_ptr(), block_size as _) };
+        Buffers {
+            head,
+            next: head,
+            done: head.is_null(),
+            offset: 0,
+            block_size,
+            _folio: self,
+        }
+    }
+}
+
+impl Drop for LockedFolio {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant we hold the lock and a reference.
+        unsafe { ffi::rext2_h_folio_release(self.as_ptr()) }
+    }
+}
+
+/// Iterator over the buffer_heads of a locked folio, with each buffer's
+/// offset in the folio.
+pub(crate) struct Buffers<'a> {
+    head: *mut ffi::buffer_head,
+    next: *mut ffi::buffer_head,
+    done: bool,
+    offset: usize,
+    block_size: usize,
+    _folio: &'a LockedFolio,
+}
+
+impl<'a> Iterator for Buffers<'a> {
+    type Item = (usize, Buffer<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let bh = self.next;
+        let off = self.offset;
+        // SAFETY: the ring of buffers stays attached while the folio is
+        // locked, which the borrow of the LockedFolio guarantees.
+        self.next = unsafe { (*bh).b_this_page };
+        self.offset += self.block_size;
+        self.done = self.next == self.head || self.next.is_null();
+        Some((
+            off,
+            Buffer {
+                bh,
+                _folio: core::marker::PhantomData,
+            },
+        ))
+    }
+}
+
+/// One buffer_head of a locked folio.
+pub(crate) struct Buffer<'a> {
+    bh: *mut ffi::buffer_head,
+    _folio: core::marker::PhantomData<&'a LockedFolio>,
+}
+
+impl Buffer<'_> {
+    pub(crate) fn is_uptodate(&self) -> bool {
+        // SAFETY: the buffer lives while its folio is locked (lifetime).
+        unsafe { ffi::rext2_h_buffer_uptodate(self.bh) }
+    }
+
+    pub(crate) fn is_mapped(&self) -> bool {
+        // SAFETY: as in `is_uptodate`.
+        unsafe { ffi::rext2_h_buffer_mapped(self.bh) }
+    }
+
+    pub(crate) fn is_dirty(&self) -> bool {
+        // SAFETY: as in `is_uptodate`.
+        unsafe { ffi::rext2_h_buffer_dirty(self.bh) }
+    }
+
+    pub(crate) fn clear_uptodate(&self) {
+        // SAFETY: as in `is_uptodate`; the folio lock serialises this.
+        unsafe { ffi::rext2_h_clear_buffer_uptodate(self.bh) }
+    }
+
+    pub(crate) fn set_uptodate(&self) {
+        // SAFETY: as in `is_uptodate`; the folio lock serialises this.
+        unsafe { ffi::rext2_h_set_buffer_uptodate(self.bh) }
+    }
+
+    /// Maps the buffer to device block `block` of `sb`.
+    pub(crate) fn map(&self, sb: SuperBlock, block: u64) {
+        // SAFETY: as in `is_uptodate`; `sb` is the mapping's super_block.
+        unsafe { ffi::rext2_h_map_bh(self.bh, sb.as_ptr(), block) }
+    }
+
+    /// Reads the mapped buffer from disk and waits.
+    pub(crate) fn read(&self) -> Result {
+        // SAFETY: as in `is_uptodate`; bh_read locks the buffer itself.
+        let r = unsafe { ffi::rext2_h_bh_read(self.bh) };
+        if r < 0 {
+            return Err(EIO);
+        }
+        Ok(())
+    }
+}
+
+/// Forgets any cached block-device buffers for `[block, block+len)`, blocks
+/// just given to file data: a stale dirty alias must not overwrite them.
+pub(crate) fn clean_bdev_aliases(sb: SuperBlock, block: u64, len: u64) {
+    // SAFETY: `sb` is live and a block filesystem's.
+    unsafe { ffi::rext2_h_clean_bdev_aliases(sb.as_ptr(), block, len) }
+}
+
+/// The source of a write.
+pub(crate) struct IovIter {
+    iter: NonNull<ffi::iov_iter>,
+}
+
+impl IovIter {
+    /// # Safety
+    ///
+    /// `iter` must be live and used by this task alone while the value is.
+    pub(crate) unsafe fn from_raw(iter: *mut ffi::iov_iter) -> IovIter {
+        IovIter {
+            // SAFETY: the caller passes a valid, hence non-null, pointer.
+            iter: unsafe { NonNull::new_unchecked(iter) },
+        }
+    }
+
+    fn as_ptr(&mut self) -> *mut ffi::iov_iter {
+        self.iter.as_ptr()
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        // SAFETY: live (constructor contract).
+        unsafe { ffi::rext2_h_iov_count(self.iter.as_ptr()) }
+    }
+
+    /// Faults in up to `len` bytes of the source; returns how many could
+    /// be (a prefix).
+    pub(crate) fn fault_in(&mut self, len: usize) -> usize {
+        // SAFETY: live; this takes page faults, so no folio may be locked
+        // (the callers fault in before grabbing folios).
+        let missed = unsafe { ffi::fault_in_iov_iter_readable(self.as_ptr(), len) };
+        len - missed.min(len)
+    }
+
+    /// Steps the iterator back by `n` bytes (for copied data not committed).
+    pub(crate) fn revert(&mut self, n: usize) {
+        if n > 0 {
+            // SAFETY: live; `n` bytes were consumed by copies.
+            unsafe { ffi::iov_iter_revert(self.as_ptr(), n) }
+        }
+    }
+}
+
+/// A scope in which the task's memory allocations do not recurse into
+/// filesystem reclaim (`memalloc_nofs_save`): for code that allocates
+/// while holding filesystem locks.
+pub(crate) struct NoFs {
+    flags: u32,
+    _task_local: core::marker::PhantomData<*mut ()>,
+}
+
+impl NoFs {
+    pub(crate) fn enter() -> NoFs {
+        // SAFETY: changes the current task's allocation scope; restored on
+        // drop, in the same task (the guard is not Send).
+        NoFs {
+            flags: unsafe { ffi::rext2_h_nofs_save() },
+            _task_local: core::marker::PhantomData,
+        }
+    }
+}
+
+impl Drop for NoFs {
+    fn drop(&mut self) {
+        // SAFETY: restores what `enter` saved, in the same task.
+        unsafe { ffi::rext2_h_nofs_restore(self.flags) }
+    }
+}
+
+/// Whether the task has a fatal signal pending (a write then stops).
+pub(crate) fn fatal_signal_pending() -> bool {
+    // SAFETY: reads the current task's signal state.
+    unsafe { ffi::rext2_h_fatal_signal_pending() }
+}
+
+/// Pages the task may still dirty before `balance_dirty_pages` throttles it.
+pub(crate) fn dirty_allowance() -> usize {
+    // SAFETY: reads the current task's dirty counters.
+    unsafe { ffi::rext2_h_dirty_allowance() as usize }
+}
+
+/// Lets writeback throttle the task after it dirtied pages of `inode`.
+pub(crate) fn balance_dirty_pages(inode: Inode) {
+    // SAFETY: the inode and its mapping are live.
+    unsafe { ffi::balance_dirty_pages_ratelimited((*inode.as_ptr()).i_mapping) }
+}
+
+/// Drops the page cache of `inode` in `[start, end]` (zeroing the part of a
+/// partial folio inside it): pages a failed write left past EOF.
+pub(crate) fn truncate_pagecache_range(inode: Inode, start: u64, end: u64) {
+    // SAFETY: the inode is live; the writer holds i_rwsem.
+    unsafe { ffi::truncate_pagecache_range(inode.as_ptr(), start as i64, end as i64) }
+}
+
+/// Sets `i_size` (the writer holds i_rwsem and the folio at the new EOF).
+pub(crate) fn set_i_size(inode: Inode, size: u64) {
+    // SAFETY: the inode is live; i_size_write needs i_rwsem, held.
+    unsafe { ffi::rext2_h_i_size_write(inode.as_ptr(), size as i64) }
+}
+
+/// After `i_size` grew from `old` to `new`: lets page faults re-check the
+/// folio that straddled the old EOF, as generic_write_end does.
+pub(crate) fn isize_extended(inode: Inode, old: u64, new: u64) {
+    // SAFETY: the inode is live; called with no folio locked.
+    unsafe { ffi::pagecache_isize_extended(inode.as_ptr(), old as i64, new as i64) }
+}
+
+pub(crate) fn mark_inode_dirty(inode: Inode) {
+    // SAFETY: the inode is live.
+    unsafe { ffi::rext2_h_mark_inode_dirty(inode.as_ptr()) }
+}
+
+/// `/sys/fs/rext2/<device>/`: one read-only file per counter of a
+/// [`crate::write::WriteStats`]. Removed on drop; the counters must
+/// outlive it (the directory's readers are drained by then).
+pub(crate) struct StatsDir {
+    dir: NonNull<ffi::rext2_sysfs>,
+}
+
+impl StatsDir {
+    /// Creates `/sys/fs/rext2` (module init).
+    pub(crate) fn init() -> Result {
+        // SAFETY: called once at module init.
+        let r = unsafe { ffi::rext2_h_sysfs_init() };
+        if r != 0 {
+            return Err(Error::from_errno(r));
+        }
+        Ok(())
+    }
+
+    /// Removes `/sys/fs/rext2` (module exit, after every super_block).
+    pub(crate) fn exit() {
+        // SAFETY: called once at module exit; no directory is left below.
+        unsafe { ffi::rext2_h_sysfs_exit() }
+    }
+
+    /// # Safety
+    ///
+    /// `values` must point at `REXT2_NR_STATS` u64 counters that stay live
+    /// until the returned value is dropped.
+    pub(crate) unsafe fn add(sb: SuperBlock, values: *const u64) -> Result<StatsDir> {
+        // SAFETY: `sb` is live with its s_id set; `values` per the contract.
+        let dir = unsafe { ffi::rext2_h_sysfs_add(sb.as_ptr(), values) };
+        if (dir as isize) < 0 && (dir as isize) >= -4095 {
+            return Err(Error::from_errno(dir as isize as i32));
+        }
+        NonNull::new(dir).map(|dir| StatsDir { dir }).ok_or(ENOMEM)
+    }
+}
+
+impl Drop for StatsDir {
+    fn drop(&mut self) {
+        // SAFETY: created by `add`, removed once.
+        unsafe { ffi::rext2_h_sysfs_del(self.dir.as_ptr()) }
+    }
+}
+
+// SAFETY: the directory is only created and removed, from any task.
+unsafe impl Send for StatsDir {}
+// SAFETY: no method takes `&self`.
+unsafe impl Sync for StatsDir {}
