@@ -175,6 +175,7 @@ cmdline+=" random.trust_cpu=on tsc=reliable no_timer_check raid=noautodetect i80
 # After "--": init's arguments. bash runs the script, so its exec bit does not matter.
 cmdline+=" -- $REXT2_ROOT/qemu/guest-init.sh"
 
+echo "$accel" >"$out/accel"
 console=$out/console.log
 qemu=(qemu-system-x86_64 -nodefaults -no-user-config -no-reboot -display none
 	-machine q35 "${accel_opts[@]}" -m "$mem" -smp "$cpus"

@@ -174,7 +174,7 @@ def edges(d, bs):
     # Within one block, and single bytes at block boundaries.
     for k in range(8):
         write(rnd.randrange(0, len(model)), rnd.randrange(1, bs), 10 + k)
-        write(rnd.randrange(0, 40) * bs - 1 if k else 0, 2, 30 + k)
+        write(rnd.randrange(1, 40) * bs - 1 if k else 0, 2, 30 + k)
     # One large write: several batches over holes and data (through the
     # double-indirect range at 1K blocks).
     write(5 * bs + 11, (1 << 20) + 3 * bs + 1, 50)

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make bench`: build the non-debug (bench) kernel and rext2 against it,
+# boot it once, run qemu/bench-guest.py (every filesystem and workload,
+# interleaved and repeated), then write the CSV, a summary table of ratios
+# and a PNG chart to target/bench/ (BENCH_SAVE=1 also copies them to bench/,
+# which the README shows).
+#   BENCH_REPS (3)  BENCH_MIB (128)  BENCH_FS (all: rext2-mp,rext2-classic,
+#   ext2,ext4,xfs,tmpfs)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/env.sh"
+cd "$REXT2_ROOT"
+
+kdir=$(bash "$here/build-kernel.sh" bench)
+# The module for the bench kernel is built in a copy of the sources, so the
+# debug build in the work tree stays as it is.
+bdir=$REXT2_ROOT/target/bench-module
+mkdir -p "$bdir"
+rsync -a --delete --exclude bindings_generated.rs --exclude '*.o' --exclude '.*.cmd' \
+	Kbuild rust "$bdir/"
+make -s -C "$kdir" M="$bdir" RUSTC="$KRUSTC" BINDGEN="$BINDGEN" HOSTRUSTC="$KRUSTC" modules
+
+out=$REXT2_ROOT/target/bench
+mkdir -p "$out"
+echo "bench: booting the bench kernel; $(nproc) host cores; this takes a while under TCG"
+benv=()
+for v in BENCH_REPS BENCH_MIB BENCH_FS; do [ -z "${!v:-}" ] || benv+=("$v=${!v}"); done
+bash "$here/vm.sh" --kernel "$kdir/arch/x86/boot/bzImage" --disk 4G --mem 3072 --cpus 2 \
+	--timeout "${BENCH_TIMEOUT:-7200}" --out "$out/vm" -- \
+	env "${benv[@]}" bash -c "insmod $bdir/rext2.ko && python3 qemu/bench-guest.py \$REXT2_OUT/bench.csv"
+cp "$out/vm/bench.csv" "$out/bench.csv"
+python3 "$here/bench-report.py" "$out" "$(cat "$out/vm/accel" 2>/dev/null || echo unknown)"
+if [ "${BENCH_SAVE:-0}" = 1 ]; then
+	mkdir -p bench
+	cp "$out/bench.csv" "$out/summary.md" "$out/bench.png" bench/
+	echo "bench: saved to bench/"
+fi
