@@ -19,7 +19,7 @@ FIND_KDIR = kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(bash qemu/build-kernel.sh
 KMAKE = $(MAKE) -C "$$kdir" M=$(ROOT) RUSTC=$(KRUSTC) BINDGEN=$(BINDGEN) \
 	HOSTRUSTC=$(KRUSTC) CLIPPY_DRIVER=$(CLIPPY_DRIVER) $(if $(filter 1,$(CLIPPY)),CLIPPY=1)
 
-.PHONY: all module setup kernel print-kernel test host-test run shell bench clean fmt fmt-check help
+.PHONY: all module setup kernel print-kernel test host-test run shell bench soak clean fmt fmt-check help
 
 all: module
 
@@ -31,6 +31,7 @@ help:
 	@echo "make run           set up, build, boot QEMU, mount a fresh rext2 disk, show it working"
 	@echo "make test          host unit tests + the in-VM suite (TESTS='name ...' for some)"
 	@echo "make shell         interactive shell in the VM, module loaded, a disk attached"
+	@echo "make soak          long stress / hostile-image / I/O-error / crash runs and their table (SOAK_MINUTES=60)"
 	@echo "make bench         benchmarks vs ext2/ext4/XFS/tmpfs on the non-debug kernel (CSV, table, PNG)"
 	@echo "make fmt           rustfmt the module"
 
@@ -56,6 +57,10 @@ test: setup kernel
 run: setup kernel
 	+@$(MAKE) --no-print-directory module
 	@bash qemu/demo.sh
+
+soak: setup kernel
+	+@$(MAKE) --no-print-directory module
+	@bash qemu/soak.sh
 
 bench: setup
 	@bash qemu/bench.sh

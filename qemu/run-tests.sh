@@ -26,15 +26,21 @@ cd "$REXT2_ROOT"
 KTEST_DISKS=(2G 2G 8G)
 
 results=${REXT2_RESULTS:-$REXT2_ROOT/target/ktests}
-run_host=1 run_vm=1 names=() host_only=0
+run_host=1 run_vm=1 names=() host_only=0 crash_named=0
 for n in "$@"; do
 	case $n in
 	host) host_only=1 ;;
 	nohost) run_host=0 ;;
+	crash) crash_named=1 ;;
 	*) names+=("$n") ;;
 	esac
 done
 [ $host_only = 1 ] && [ ${#names[@]} = 0 ] && run_vm=0
+# The crash test (host-driven, see below) runs with the whole suite or
+# when named.
+run_crash=$crash_named
+[ $run_vm = 1 ] && [ ${#names[@]} = 0 ] && [ $host_only = 0 ] && run_crash=1
+[ $crash_named = 1 ] && [ ${#names[@]} = 0 ] && run_vm=0
 
 passed=0 failed=0 skipped=0
 why=()
@@ -107,6 +113,18 @@ if [ $run_vm = 1 ]; then
 	*) kf=$((kf + 1)) why+=("the VM did not run (vm.sh exit $vmrc)") ;;
 	esac
 	passed=$((passed + kp)) failed=$((failed + kf)) skipped=$((skipped + ks))
+fi
+
+# Crash consistency needs the VM killed, so the host drives it.
+if [ $run_crash = 1 ]; then
+	echo "=== crash consistency (qemu/crash.sh ${CRASH_ROUNDS:-2}) ==="
+	if bash "$here/crash.sh" "${CRASH_ROUNDS:-2}"; then
+		echo "PASS crash"
+		passed=$((passed + 1))
+	else
+		echo "FAIL crash"
+		failed=$((failed + 1)) why+=("crash consistency (qemu/crash.sh, above)")
+	fi
 fi
 
 echo "==="

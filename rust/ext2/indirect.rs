@@ -344,7 +344,7 @@ impl MapReader {
             self.leaf = None;
             self.missing = 0;
             let mut ptr = checked(inode, slot(inode, offs[0]))?;
-            for level in 1..path.depth {
+            for (level, &idx) in offs.iter().enumerate().skip(1) {
                 if ptr == 0 {
                     self.missing = path.depth - level;
                     break;
@@ -353,7 +353,7 @@ impl MapReader {
                 if level + 1 == path.depth {
                     self.leaf = Some(bh);
                 } else {
-                    ptr = checked(inode, entry(&bh, offs[level]))?;
+                    ptr = checked(inode, entry(&bh, idx))?;
                 }
             }
             self.key = Some((path.depth, key));

@@ -254,9 +254,9 @@ pub(crate) struct NoFs {
 
 impl NoFs {
     pub(crate) fn enter() -> NoFs {
-        // SAFETY: changes the current task's allocation scope; restored on
-        // drop, in the same task (the guard is not Send).
         NoFs {
+            // SAFETY: changes the current task's allocation scope; restored
+            // on drop, in the same task (the guard is not Send).
             flags: unsafe { ffi::rext2_h_nofs_save() },
             _task_local: core::marker::PhantomData,
         }

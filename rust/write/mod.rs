@@ -149,9 +149,11 @@ pub(crate) struct Pages {
 const PAGE_SIZE: u64 = kernel::page::PAGE_SIZE as u64;
 
 impl Pages {
-    fn new(sb: SuperBlock, block_bits: u32) -> Result<Pages> {
+    /// Room for the batches of a write of `bytes` bytes.
+    fn new(sb: SuperBlock, block_bits: u32, bytes: usize) -> Result<Pages> {
+        let pages = (bytes / PAGE_SIZE as usize + 2).min(plan::MAX_BATCH_PAGES);
         Ok(Pages {
-            folios: KVec::with_capacity(plan::MAX_BATCH_PAGES, GFP_KERNEL)?,
+            folios: KVec::with_capacity(pages, GFP_KERNEL)?,
             sb,
             block_bits,
         })
@@ -324,7 +326,7 @@ pub(crate) fn perform_write<A: Allocate>(
 ) -> Result<usize> {
     let stats = fs.stats();
     stats.add(ffi::rext2_stat_REXT2_STAT_WRITES, 1);
-    let mut pages = Pages::new(inode.sb(), inode.sb().block_bits())?;
+    let mut pages = Pages::new(inode.sb(), inode.sb().block_bits(), src.count())?;
     let mut max_pages = plan::MAX_BATCH_PAGES;
     let mut written = 0usize;
     let mut status = Ok(());
