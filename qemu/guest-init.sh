@@ -84,6 +84,8 @@ if [ "$VM_INTERACTIVE" = 0 ] && [ "$VM_TIMEOUT" -ge 60 ]; then
 fi
 
 cd "$REXT2_ROOT" || say "cannot cd to $REXT2_ROOT"
+# Tells vm.sh the boot is over: a guest that dies before this is booted again.
+: >"$REXT2_OUT/started"
 if [ "$VM_INTERACTIVE" = 1 ]; then
 	# Warnings and worse still reach the terminal; the boot chatter did not.
 	dmesg -n 5

@@ -6,8 +6,15 @@ one starts; other files are rewritten again and again without fsync, and a
 syncfs now and then covers a batch of files recorded as "syncfs". Phase
 "check" verifies the recorded files on a mount after the crash.
 
-  crashload.py write MNT LOG SEED
+  crashload.py write MNT LOG SEED [frees]
   crashload.py check MNT LOG     exit 1 on a lost or changed file
+
+Without "frees" nothing is ever freed (unique names, scratch files only
+grow). With it, scratch files are also truncated and old names rewritten:
+ext2 has no ordering between the inode that frees a block and the file that
+reuses it, so after a crash e2fsck may read a reused block through the old
+owner's stale pointers (as an indirect block) and "repair" it: the known
+ext2 hazard that make soak measures.
 """
 
 import hashlib
@@ -16,7 +23,7 @@ import random
 import sys
 
 
-def write(mnt, log, seed):
+def write(mnt, log, seed, frees):
     rnd = random.Random(seed)
     fd_log = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_SYNC, 0o644)
     dirs = [os.path.join(mnt, "d%d" % i) for i in range(4)]
@@ -29,7 +36,7 @@ def write(mnt, log, seed):
     while True:
         n += 1
         d = rnd.choice(dirs)
-        name = os.path.join(d, "f%05d" % n)
+        name = os.path.join(d, ("f%05d" if frees else "r%d-f%%05d" % seed) % n)
         size = rnd.choice([0, 1, 4095, 4096, 70000, 300000, rnd.randrange(1 << 21)])
         data = rnd.randbytes(size)
         with open(name, "wb") as f:
@@ -53,7 +60,7 @@ def write(mnt, log, seed):
         scratch = os.path.join(rnd.choice(dirs), "scratch%d" % rnd.randrange(4))
         with open(scratch, "ab") as f:
             f.write(rnd.randbytes(rnd.randrange(1 << 18)))
-        if rnd.random() < 0.3:
+        if frees and rnd.random() < 0.3:
             os.truncate(scratch, rnd.randrange(1 << 16))
 
 
@@ -76,7 +83,7 @@ def check(mnt, log):
                 bad += 1
                 continue
             if len(data) != size or hashlib.sha256(data).hexdigest() != sha:
-                print("CHANGED %s: %d bytes, expected %d" % (rel, len(data), size))
+                print("CHANGED %s: %d bytes, expected %d (content hash differs)" % (rel, len(data), size))
                 bad += 1
     print("crash check: %d durable files, %d lost or changed" % (n, bad))
     sys.exit(1 if bad else 0)
@@ -84,6 +91,6 @@ def check(mnt, log):
 
 if __name__ == "__main__":
     if sys.argv[1] == "write":
-        write(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        write(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:] == ["frees"])
     else:
         check(sys.argv[2], sys.argv[3])

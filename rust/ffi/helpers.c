@@ -329,6 +329,16 @@ void rext2_h_clear_buffer_uptodate(struct buffer_head *bh)
 	clear_buffer_uptodate(bh);
 }
 
+bool rext2_h_buffer_write_io_error(struct buffer_head *bh)
+{
+	return buffer_write_io_error(bh);
+}
+
+void rext2_h_clear_buffer_write_io_error(struct buffer_head *bh)
+{
+	clear_buffer_write_io_error(bh);
+}
+
 int rext2_h_bh_read(struct buffer_head *bh)
 {
 	return bh_read(bh, 0);

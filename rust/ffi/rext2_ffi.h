@@ -109,6 +109,8 @@ bool rext2_h_buffer_uptodate(struct buffer_head *bh);
 bool rext2_h_buffer_mapped(struct buffer_head *bh);
 bool rext2_h_buffer_dirty(struct buffer_head *bh);
 void rext2_h_clear_buffer_uptodate(struct buffer_head *bh);
+bool rext2_h_buffer_write_io_error(struct buffer_head *bh);
+void rext2_h_clear_buffer_write_io_error(struct buffer_head *bh);
 int rext2_h_bh_read(struct buffer_head *bh);
 void rext2_h_clean_bdev_aliases(struct super_block *sb, sector_t block, sector_t len);
 size_t rext2_h_iov_count(const struct iov_iter *i);

@@ -117,6 +117,13 @@ impl BufferHead {
         // reading the block while it changes; `b_data` has `b_size` bytes.
         unsafe {
             ffi::rext2_h_lock_buffer(bh);
+            if ffi::rext2_h_buffer_write_io_error(bh) {
+                // An earlier write of this block failed, which left it not
+                // uptodate; the bytes in memory are still the newest, so
+                // write them again (as ext2 does for its superblock).
+                ffi::rext2_h_clear_buffer_write_io_error(bh);
+                ffi::rext2_h_set_buffer_uptodate(bh);
+            }
             let data = core::slice::from_raw_parts_mut((*bh).b_data as *mut u8, (*bh).b_size);
             let r = f(data);
             ffi::unlock_buffer(bh);
