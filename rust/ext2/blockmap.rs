@@ -348,6 +348,18 @@ pub fn alloc_need<E>(
     Ok(need)
 }
 
+/// What allocating `[first, first+n)` costs when none of it is mapped: an
+/// upper bound for any map, known without reading it.
+pub fn worst_case_need(first: u64, n: u64, block_bits: u32) -> AllocNeed {
+    let empty = |p: &BlockPath| -> Result<Slot, ()> {
+        Ok(Slot {
+            missing_indirect: p.depth - 1,
+            entry: 0,
+        })
+    };
+    alloc_need(first, n, block_bits, u64::MAX, empty).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -831,6 +843,24 @@ mod tests {
         // Nothing fits.
         let need = alloc_need(12, 5, bits, 1, |p| m.slot(p)).unwrap();
         assert_eq!(need.blocks, 0);
+    }
+
+    #[test]
+    fn worst_case_bounds_every_map() {
+        let bits = 10;
+        let mut rng = XorShift(77);
+        for _ in 0..30 {
+            let mut m = Model::new(bits);
+            for _ in 0..rng.below(30) {
+                m.add(rng.below(2000));
+            }
+            let first = rng.below(1500);
+            let n = 1 + rng.below(700);
+            let worst = worst_case_need(first, n, bits);
+            let exact = alloc_need(first, n, bits, u64::MAX, |p| m.slot(p)).unwrap();
+            assert!(exact.total() <= worst.total());
+            assert_eq!(worst, model_need(&Model::new(bits), first, n, u64::MAX));
+        }
     }
 
     #[test]

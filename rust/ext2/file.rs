@@ -4,7 +4,7 @@
 
 use super::inode::{self, map_block};
 use super::superblock::{Ext2Sb, WriteMode};
-use super::{balloc, indirect};
+use super::{balloc, blockmap, indirect};
 use crate::ffi;
 use crate::vfs::folio::IovIter;
 use crate::vfs::{self, Inode, OpsTable};
@@ -80,8 +80,11 @@ impl Allocate for Ext2Sb {
 
 impl Ext2Sb {
     /// `Command::Reserve`: the blocks a write of `n` blocks from `first`
-    /// needs, exactly (holes and missing indirect blocks, read from the
-    /// map), or the longest prefix of the range that the free space covers.
+    /// needs. With plenty of free space, the worst case (every block a
+    /// hole, every indirect block missing), known without reading the map;
+    /// near full, the exact count read from the map, or the longest prefix
+    /// of the range that the free space covers. `Alloc` uses what it needs
+    /// and `Unreserve` returns the rest.
     fn reserve(
         &self,
         inode: Inode,
@@ -91,6 +94,17 @@ impl Ext2Sb {
         n: u64,
         held: &mut Held,
     ) -> Result<u64> {
+        let bits = self.geo.block_bits;
+        let worst = blockmap::worst_case_need(first, n, bits).total();
+        {
+            let mut st = self.state.lock();
+            if balloc::available(self, &st) >= worst.saturating_mul(FAST_RESERVE_FACTOR)
+                && balloc::reserve(self, &mut st, worst)
+            {
+                held.0 += worst;
+                return Ok(len);
+            }
+        }
         // The map only gains blocks while the writer holds i_rwsem (page
         // faults allocate; nothing frees), so the count stays an upper
         // bound until Alloc. The free count may shrink meanwhile: retry.
@@ -102,13 +116,18 @@ impl Ext2Sb {
             }
             if balloc::reserve(self, &mut self.state.lock(), need.total()) {
                 held.0 += need.total();
-                let end = (first + need.blocks) << self.geo.block_bits;
+                let end = (first + need.blocks) << bits;
                 return Ok(len.min(end - off));
             }
         }
         Err(ENOSPC)
     }
 }
+
+/// Reserve the worst case without reading the block map when the free
+/// space is at least this many times it: over-reserving then cannot make
+/// another writer see ENOSPC early.
+const FAST_RESERVE_FACTOR: u64 = 4;
 
 /// `file_operations::write_iter`: the multipage path, or the classic one
 /// (`generic_file_write_iter` over write_begin/write_end) with `write=classic`.

@@ -389,6 +389,8 @@ enum Leaf {
     Inode,
     /// An indirect block.
     Block(BufferHead, u32),
+    /// Not there yet: the path to a block it will map.
+    Missing(BlockPath),
 }
 
 /// The part of a range that one leaf maps.
@@ -398,15 +400,59 @@ struct Segment {
     index: usize,
     lblk: u64,
     len: usize,
+    /// Holes among the `len` blocks.
+    holes: usize,
 }
 
 impl Segment {
-    fn get(&self, inode: Inode, i: usize) -> u32 {
+    /// Entry `k` of the leaf (0 where the leaf is missing).
+    fn get_at(&self, inode: Inode, k: usize) -> u32 {
         match &self.leaf {
-            Leaf::Inode => slot(inode, self.index + i),
-            Leaf::Block(bh, _) => entry(bh, self.index + i),
+            Leaf::Inode => slot(inode, k),
+            Leaf::Block(bh, _) => entry(bh, k),
+            Leaf::Missing(_) => 0,
         }
     }
+
+    /// The entry of the segment's block `i`.
+    fn get(&self, inode: Inode, i: usize) -> u32 {
+        self.get_at(inode, self.index + i)
+    }
+}
+
+/// Creates the indirect blocks missing on `path`, from the reservation
+/// `held`, at the moving goal `g`; returns the leaf and its block number.
+fn create_chain(
+    inode: Inode,
+    path: &BlockPath,
+    g: &mut u32,
+    held: &mut u64,
+) -> Result<(BufferHead, u32)> {
+    let sb = inode.sb();
+    let offs = path.as_slice();
+    let mut ptr = checked(inode, slot(inode, offs[0]))?;
+    let mut parent: Option<BufferHead> = None;
+    for (level, &idx) in offs.iter().enumerate().skip(1) {
+        if ptr == 0 {
+            ptr = alloc_indirect(inode, *g, Some(&mut *held))?;
+            *g = ptr.wrapping_add(1);
+            match &parent {
+                None => {
+                    set_slot(inode, offs[0], ptr);
+                    mark_dirty(inode);
+                }
+                Some(p) => p.modify_for(inode, |b| {
+                    layout::put_le32(b, offs[level - 1] * 4, ptr);
+                }),
+            }
+        }
+        let bh = sb.bread(ptr as u64)?;
+        if level + 1 < path.depth {
+            ptr = checked(inode, entry(&bh, idx))?;
+        }
+        parent = Some(bh);
+    }
+    Ok((parent.ok_or(EIO)?, ptr))
 }
 
 /// Allocates every hole in logical blocks `[first, first+n)` of `inode`
@@ -433,103 +479,92 @@ pub(crate) fn alloc_range(
     let apb = blockmap::addr_per_block(bits);
     let mut segs: KVec<Segment> = KVec::with_capacity((n / apb + 2) as usize, GFP_KERNEL)?;
     let mut goal_blk: Option<u32> = None;
-    let mut holes = 0u64;
 
-    // Leaves, creating missing indirect blocks; check the old pointers.
+    // Read the leaves and check the old pointers; allocate nothing yet.
     let mut lblk = first;
     while lblk < first + n {
         let path = blockmap::block_path(lblk, bits).ok_or(EFBIG)?;
         let offs = path.as_slice();
         let len = (path.leaf_remaining(apb) + 1).min(first + n - lblk) as usize;
-        let index = offs[path.depth - 1];
         let leaf = if path.depth == 1 {
             Leaf::Inode
         } else {
             let mut ptr = checked(inode, slot(inode, offs[0]))?;
-            let mut parent: Option<BufferHead> = None;
-            for level in 1..path.depth {
+            let mut leaf = Leaf::Missing(path);
+            for (level, &idx) in offs.iter().enumerate().skip(1) {
                 if ptr == 0 {
-                    let g = goal_blk.unwrap_or_else(|| {
-                        let near = parent.as_ref().map_or(0, |p| p.blocknr() as u32);
-                        goal(inode, lblk, None, near)
-                    });
-                    ptr = alloc_indirect(inode, g, Some(&mut *held))?;
-                    goal_blk = Some(ptr.wrapping_add(1));
-                    match &parent {
-                        None => {
-                            set_slot(inode, offs[0], ptr);
-                            mark_dirty(inode);
-                        }
-                        Some(p) => p.modify_for(inode, |b| {
-                            layout::put_le32(b, offs[level - 1] * 4, ptr);
-                        }),
-                    }
+                    break;
                 }
                 let bh = sb.bread(ptr as u64)?;
-                if level + 1 < path.depth {
-                    ptr = checked(inode, entry(&bh, offs[level]))?;
+                if level + 1 == path.depth {
+                    leaf = Leaf::Block(bh, ptr);
+                } else {
+                    ptr = checked(inode, entry(&bh, idx))?;
                 }
-                parent = Some(bh);
             }
-            let bh = parent.ok_or(EIO)?;
-            Leaf::Block(bh, ptr)
+            leaf
         };
-        let seg = Segment {
+        let mut seg = Segment {
             leaf,
-            index,
+            index: offs[path.depth - 1],
             lblk,
             len,
+            holes: 0,
         };
         for i in 0..len {
-            let p = checked(inode, seg.get(inode, i))?;
-            if p == 0 {
-                if goal_blk.is_none() {
-                    let prev = (0..index + i)
-                        .rev()
-                        .map(|k| match &seg.leaf {
-                            Leaf::Inode => slot(inode, k),
-                            Leaf::Block(bh, _) => entry(bh, k),
-                        })
-                        .find(|&p| p != 0);
-                    let parent = match &seg.leaf {
-                        Leaf::Block(_, b) => *b,
-                        Leaf::Inode => 0,
-                    };
-                    goal_blk = Some(goal(inode, lblk + i as u64, prev, parent));
-                }
-                holes += 1;
+            if checked(inode, seg.get(inode, i))? != 0 {
+                continue;
+            }
+            seg.holes += 1;
+            if goal_blk.is_none() {
+                let prev = (0..seg.index + i)
+                    .rev()
+                    .map(|k| seg.get_at(inode, k))
+                    .find(|&p| p != 0);
+                let parent = match &seg.leaf {
+                    Leaf::Block(_, b) => *b,
+                    _ => 0,
+                };
+                goal_blk = Some(goal(inode, lblk + i as u64, prev, parent));
             }
         }
         segs.push(seg, GFP_KERNEL)?;
         lblk += len as u64;
     }
 
-    // The data, in as few runs as free space allows.
+    // Allocate in file order from one moving goal: a segment's missing
+    // indirect blocks, then its data, then the next segment's. With free
+    // space that is one contiguous run, laid out as ext2 lays out a file
+    // (each indirect block right before the data it maps first).
     let mut runs: KVec<Extent> = KVec::new();
-    let mut got = 0u64;
     let mut g = goal_blk.unwrap_or(0);
-    while got < holes {
-        let want = (holes - got).min(u32::MAX as u64) as u32;
-        let r = runs
-            .push(Extent { pblk: 0, len: 0 }, GFP_KERNEL)
-            .map_err(Error::from)
-            .and_then(|()| balloc::alloc_reserved(sb, g, want, held));
-        match r {
-            Ok(ext) => {
+    let allocated = (|| -> Result {
+        for seg in segs.iter_mut() {
+            if let Leaf::Missing(path) = seg.leaf {
+                let (bh, blk) = create_chain(inode, &path, &mut g, held)?;
+                seg.leaf = Leaf::Block(bh, blk);
+            }
+            let mut got = 0usize;
+            while got < seg.holes {
+                let want = (seg.holes - got).min(u32::MAX as usize) as u32;
+                runs.push(Extent { pblk: 0, len: 0 }, GFP_KERNEL)?;
+                let ext = balloc::alloc_reserved(sb, g, want, held)?;
                 if let Some(last) = runs.last_mut() {
                     *last = ext;
                 }
-                got += ext.len as u64;
+                got += ext.len as usize;
                 g = ext.pblk.wrapping_add(ext.len);
             }
-            Err(e) => {
-                for ext in runs.iter().filter(|e| e.len > 0) {
-                    let _ = balloc::free_blocks(sb, ext.pblk, ext.len);
-                }
-                return Err(e);
-            }
         }
+        Ok(())
+    })();
+    if let Err(e) = allocated {
+        for ext in runs.iter().filter(|e| e.len > 0) {
+            let _ = balloc::free_blocks(sb, ext.pblk, ext.len);
+        }
+        return Err(e);
     }
+    let holes: usize = segs.iter().map(|s| s.holes).sum();
 
     // Link them: nothing below can fail.
     let mut runs_left = runs.iter().copied().filter(|r| r.len > 0);
@@ -574,6 +609,8 @@ pub(crate) fn alloc_range(
         match &seg.leaf {
             Leaf::Inode => fill(&mut InodeLeaf(inode)),
             Leaf::Block(bh, _) => bh.modify_for(inode, |b| fill(&mut BlockLeaf(b))),
+            // Every missing leaf was created above.
+            Leaf::Missing(_) => {}
         }
     }
     if let Some((l, p)) = last {
