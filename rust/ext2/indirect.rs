@@ -9,6 +9,7 @@ use super::inode::{self, corrupt, info_mut, map_block, Extent, MapLock};
 use super::layout;
 use super::superblock::Ext2Sb;
 use crate::ffi;
+use crate::vfs::smallvec::SmallVec;
 use crate::vfs::{BufferHead, Inode, SuperBlock};
 use kernel::prelude::*;
 
@@ -477,7 +478,7 @@ pub(crate) fn alloc_range(
     let geo = Ext2Sb::of(sb).geo;
     let bits = geo.block_bits;
     let apb = blockmap::addr_per_block(bits);
-    let mut segs: KVec<Segment> = KVec::with_capacity((n / apb + 2) as usize, GFP_KERNEL)?;
+    let mut segs: SmallVec<Segment, 8> = SmallVec::new();
     let mut goal_blk: Option<u32> = None;
 
     // Read the leaves and check the old pointers; allocate nothing yet.
@@ -528,7 +529,7 @@ pub(crate) fn alloc_range(
                 goal_blk = Some(goal(inode, lblk + i as u64, prev, parent));
             }
         }
-        segs.push(seg, GFP_KERNEL)?;
+        segs.push(seg)?;
         lblk += len as u64;
     }
 
@@ -536,7 +537,7 @@ pub(crate) fn alloc_range(
     // indirect blocks, then its data, then the next segment's. With free
     // space that is one contiguous run, laid out as ext2 lays out a file
     // (each indirect block right before the data it maps first).
-    let mut runs: KVec<Extent> = KVec::new();
+    let mut runs: SmallVec<Extent, 16> = SmallVec::new();
     let mut g = goal_blk.unwrap_or(0);
     let allocated = (|| -> Result {
         for seg in segs.iter_mut() {
@@ -547,7 +548,7 @@ pub(crate) fn alloc_range(
             let mut got = 0usize;
             while got < seg.holes {
                 let want = (seg.holes - got).min(u32::MAX as usize) as u32;
-                runs.push(Extent { pblk: 0, len: 0 }, GFP_KERNEL)?;
+                runs.push(Extent { pblk: 0, len: 0 })?;
                 let ext = balloc::alloc_reserved(sb, g, want, held)?;
                 if let Some(last) = runs.last_mut() {
                     *last = ext;
@@ -608,6 +609,8 @@ pub(crate) fn alloc_range(
         };
         match &seg.leaf {
             Leaf::Inode => fill(&mut InodeLeaf(inode)),
+            // An overwrite changes nothing in the leaf: do not dirty it.
+            Leaf::Block(bh, _) if seg.holes == 0 => fill(&mut ReadLeaf(bh.data())),
             Leaf::Block(bh, _) => bh.modify_for(inode, |b| fill(&mut BlockLeaf(b))),
             // Every missing leaf was created above.
             Leaf::Missing(_) => {}
@@ -620,8 +623,8 @@ pub(crate) fn alloc_range(
     }
     if holes > 0 {
         add_blocks(inode, holes as u32, bits);
+        mark_dirty(inode);
     }
-    mark_dirty(inode);
     Ok(runs.len() as u64)
 }
 
@@ -640,6 +643,16 @@ impl LeafArray for InodeLeaf {
     fn set(&mut self, i: usize, v: u32) {
         set_slot(self.0, i, v)
     }
+}
+
+/// A leaf that is only read (no hole in the segment: `set` is never called).
+struct ReadLeaf<'a>(&'a [u8]);
+
+impl LeafArray for ReadLeaf<'_> {
+    fn get(&self, i: usize) -> u32 {
+        layout::le32(self.0, i * 4).unwrap_or(0)
+    }
+    fn set(&mut self, _i: usize, _v: u32) {}
 }
 
 struct BlockLeaf<'a>(&'a mut [u8]);

@@ -12,6 +12,7 @@ use core::ptr::NonNull;
 use kernel::prelude::*;
 
 pub(crate) mod folio;
+pub(crate) mod smallvec;
 
 /// Error codes the kernel crate of 6.12 does not name.
 pub(crate) mod errno {

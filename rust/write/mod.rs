@@ -25,6 +25,7 @@ pub(crate) mod plan;
 
 use crate::ffi;
 use crate::vfs::folio::{self, IovIter, LockedFolio};
+use crate::vfs::smallvec::SmallVec;
 use crate::vfs::{Inode, SuperBlock};
 use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
@@ -141,7 +142,7 @@ impl<A: Allocate> Drop for Reservation<'_, A> {
 
 /// The locked folios of one batch: consecutive pages from `first_index`.
 pub(crate) struct Pages {
-    folios: KVec<LockedFolio>,
+    folios: SmallVec<LockedFolio, 16>,
     sb: SuperBlock,
     block_bits: u32,
 }
@@ -149,14 +150,12 @@ pub(crate) struct Pages {
 const PAGE_SIZE: u64 = kernel::page::PAGE_SIZE as u64;
 
 impl Pages {
-    /// Room for the batches of a write of `bytes` bytes.
-    fn new(sb: SuperBlock, block_bits: u32, bytes: usize) -> Result<Pages> {
-        let pages = (bytes / PAGE_SIZE as usize + 2).min(plan::MAX_BATCH_PAGES);
-        Ok(Pages {
-            folios: KVec::with_capacity(pages, GFP_KERNEL)?,
+    fn new(sb: SuperBlock, block_bits: u32) -> Pages {
+        Pages {
+            folios: SmallVec::new(),
             sb,
             block_bits,
-        })
+        }
     }
 
     /// Grabs the folios covering `[pos, end)`, locked, in order.
@@ -165,21 +164,14 @@ impl Pages {
         while index * PAGE_SIZE < end {
             let f = LockedFolio::grab(inode, index)?;
             index = (f.pos() + f.size() as u64) / PAGE_SIZE;
-            self.folios.push(f, GFP_KERNEL)?;
+            self.folios.push(f)?;
         }
         Ok(())
     }
 
     /// Unlocks and drops every folio.
     fn release(&mut self) {
-        let n = self.folios.len();
-        let base = self.folios.as_mut_ptr();
-        // SAFETY: the length goes to 0 first, so the `n` folios dropped in
-        // place (each unlocks and puts its folio) are never reached again.
-        unsafe {
-            self.folios.set_len(0);
-            core::ptr::drop_in_place(core::ptr::slice_from_raw_parts_mut(base, n));
-        }
+        self.folios.clear();
     }
 
     fn block_size(&self) -> usize {
@@ -326,7 +318,7 @@ pub(crate) fn perform_write<A: Allocate>(
 ) -> Result<usize> {
     let stats = fs.stats();
     stats.add(ffi::rext2_stat_REXT2_STAT_WRITES, 1);
-    let mut pages = Pages::new(inode.sb(), inode.sb().block_bits(), src.count())?;
+    let mut pages = Pages::new(inode.sb(), inode.sb().block_bits());
     let mut max_pages = plan::MAX_BATCH_PAGES;
     let mut written = 0usize;
     let mut status = Ok(());
