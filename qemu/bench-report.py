@@ -45,45 +45,30 @@ def main():
                  "buffered, no fallocate; %s MiB per sequential run." % (
                      os.cpu_count(), accel.upper(), reps,
                      os.environ.get("BENCH_MIB", "128")))
-    lines.append("")
-    lines.append("Throughput, MiB/s: median (min-max)")
-    lines.append("")
-    lines.append("| workload | " + " | ".join(fss) + " |")
-    lines.append("|---" * (len(fss) + 1) + "|")
-    for w in WORKLOADS:
-        cells = []
-        for fs in fss:
-            v = cell(w, fs, "mib_s")
-            cells.append("-" if not v else "%s (%s-%s)" % (fmt(med(v)), fmt(min(v)), fmt(max(v))))
-        lines.append("| %s | %s |" % (w, " | ".join(cells)))
-    lines.append("")
-    lines.append("Ratios, rext2 write=multipage / peer (median throughput; >1: rext2 multipage faster)")
-    lines.append("")
-    peers = [f for f in fss if f != "rext2-mp"]
-    lines.append("| workload | " + " | ".join(peers) + " |")
-    lines.append("|---" * (len(peers) + 1) + "|")
-    for w in WORKLOADS:
-        mp = med(cell(w, "rext2-mp", "mib_s"))
-        cells = []
-        for fs in peers:
-            p = med(cell(w, fs, "mib_s"))
-            cells.append("-" if not mp or not p else "%.2f" % (mp / p))
-        lines.append("| %s | %s |" % (w, " | ".join(cells)))
-    lines.append("")
-    lines.append("System CPU seconds per GiB written (whole guest, incl. writeback), median")
-    lines.append("")
-    lines.append("| workload | " + " | ".join(fss) + " |")
-    lines.append("|---" * (len(fss) + 1) + "|")
-    for w in WORKLOADS:
-        lines.append("| %s | %s |" % (w, " | ".join(fmt(med(cell(w, fs, "sys_s_per_gib")), 2) for fs in fss)))
-    lines.append("")
-    lines.append("Extents per file after the run (FIBMAP), median")
-    lines.append("")
-    bm = [f for f in fss if f != "tmpfs"]
-    lines.append("| workload | " + " | ".join(bm) + " |")
-    lines.append("|---" * (len(bm) + 1) + "|")
-    for w in ("seq4k", "seq64k", "seq1m", "append4"):
-        lines.append("| %s | %s |" % (w, " | ".join(fmt(med(cell(w, fs, "extents_per_file")), 1) for fs in bm)))
+
+    def section(title, cols, workloads, value):
+        """A markdown table: one row a workload, value(workload, fs) a cell."""
+        lines.extend(["", title, "", "| workload | " + " | ".join(cols) + " |",
+                      "|---" * (len(cols) + 1) + "|"])
+        for w in workloads:
+            lines.append("| %s | %s |" % (w, " | ".join(value(w, fs) for fs in cols)))
+
+    def spread(w, fs):
+        v = cell(w, fs, "mib_s")
+        return "-" if not v else "%s (%s-%s)" % (fmt(med(v)), fmt(min(v)), fmt(max(v)))
+
+    def ratio(w, fs):
+        mp, p = med(cell(w, "rext2-mp", "mib_s")), med(cell(w, fs, "mib_s"))
+        return "-" if not mp or not p else "%.2f" % (mp / p)
+
+    section("Throughput, MiB/s: median (min-max)", fss, WORKLOADS, spread)
+    section("Ratios, rext2 write=multipage / peer (median throughput; >1: rext2 multipage faster)",
+            [f for f in fss if f != "rext2-mp"], WORKLOADS, ratio)
+    section("System CPU seconds per GiB written (whole guest, incl. writeback), median", fss,
+            WORKLOADS, lambda w, fs: fmt(med(cell(w, fs, "sys_s_per_gib")), 2))
+    section("Extents per file after the run (FIBMAP), median", [f for f in fss if f != "tmpfs"],
+            ("seq4k", "seq64k", "seq1m", "append4"),
+            lambda w, fs: fmt(med(cell(w, fs, "extents_per_file")), 1))
     summary = "\n".join(lines) + "\n"
     with open(os.path.join(outdir, "summary.md"), "w") as f:
         f.write(summary)
