@@ -60,6 +60,12 @@ step grep " $mnt " /proc/mounts
 step mkdir -p $mnt/written/by/rext2
 step cp $mnt/docs/numbers.txt $mnt/written/by/rext2/copy.txt
 step dd if=/dev/urandom of=$mnt/written/blob bs=1M count=16 status=none
+# The multipage write path (write=multipage, the default) at work: its
+# counters under /sys/fs/rext2/<device>/.
+stats=/sys/fs/rext2/${dev#/dev/}
+echo "   write path: $(cat $stats/writes) writes in $(cat $stats/batches) batches of up to $(cat $stats/batch_pages_max) pages" \
+	"($(cat $stats/batch_pages) pages), $(cat $stats/allocs) allocations in $(cat $stats/alloc_runs) contiguous runs," \
+	"$(cat $stats/reserved_now) blocks still reserved"
 step ln -s by/rext2/copy.txt $mnt/written/link
 step mv $mnt/docs/file-1 $mnt/written/moved
 step rm -r $mnt/docs/deep
