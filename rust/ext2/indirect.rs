@@ -9,6 +9,7 @@ use super::inode::{self, corrupt, info_mut, map_block, Extent, MapLock};
 use super::layout;
 use super::superblock::Ext2Sb;
 use crate::ffi;
+use crate::vfs::folio::mark_inode_dirty;
 use crate::vfs::smallvec::SmallVec;
 use crate::vfs::{BufferHead, Inode, SuperBlock};
 use kernel::prelude::*;
@@ -38,11 +39,6 @@ fn add_blocks(inode: Inode, n: u32, bits: u32) {
 fn sub_blocks(inode: Inode, n: u64, bits: u32) {
     // SAFETY: as in `add_blocks`.
     unsafe { ffi::inode_sub_bytes(inode.as_ptr(), (n as i64) << bits) };
-}
-
-fn mark_dirty(inode: Inode) {
-    // SAFETY: the inode is live.
-    unsafe { ffi::rext2_h_mark_inode_dirty(inode.as_ptr()) };
 }
 
 /// Where to look for free blocks for logical block `lblk`: right after the
@@ -127,7 +123,7 @@ pub(crate) fn map_or_alloc(inode: Inode, lblk: u64, max: u32) -> Result<(Extent,
     if ptr == 0 {
         ptr = alloc_indirect(inode, goal(inode, lblk, None, 0), None)?;
         set_slot(inode, offs[0], ptr);
-        mark_dirty(inode);
+        mark_inode_dirty(inode);
     }
     for &idx in &offs[1..path.depth - 1] {
         let bh = sb.bread(ptr as u64)?;
@@ -162,7 +158,7 @@ fn finish(inode: Inode, lblk: u64, ext: Extent, sector_bits: u32) -> (Extent, bo
     ei.i_last_lblk = (lblk + ext.len as u64 - 1) as u32;
     ei.i_last_pblk = ext.pblk + ext.len - 1;
     add_blocks(inode, ext.len, sector_bits + 9);
-    mark_dirty(inode);
+    mark_inode_dirty(inode);
     (ext, true)
 }
 
@@ -306,7 +302,7 @@ pub(crate) fn truncate_blocks(inode: Inode, new_size: u64) {
     let ei = info_mut(inode);
     ei.i_last_lblk = 0;
     ei.i_last_pblk = 0;
-    mark_dirty(inode);
+    mark_inode_dirty(inode);
 }
 
 /// Reads the block map for the allocation planner, one logical block at a
@@ -440,7 +436,7 @@ fn create_chain(
             match &parent {
                 None => {
                     set_slot(inode, offs[0], ptr);
-                    mark_dirty(inode);
+                    mark_inode_dirty(inode);
                 }
                 Some(p) => p.modify_for(inode, |b| {
                     layout::put_le32(b, offs[level - 1] * 4, ptr);
@@ -623,7 +619,7 @@ pub(crate) fn alloc_range(
     }
     if holes > 0 {
         add_blocks(inode, holes as u32, bits);
-        mark_dirty(inode);
+        mark_inode_dirty(inode);
     }
     Ok(runs.len() as u64)
 }
