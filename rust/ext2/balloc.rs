@@ -3,10 +3,12 @@
 
 use super::bitmap;
 use super::inode::Extent;
-use super::superblock::{fs_error, AllocState, Ext2Sb};
+use super::superblock::{fs_error, read_failed, read_meta, AllocState, Ext2Sb};
 use crate::ffi;
 use crate::vfs::SuperBlock;
 use kernel::prelude::*;
+
+const BLOCK_BITMAP: &str = "cannot read block bitmap";
 
 /// `CAP_SYS_RESOURCE`: may use the blocks reserved for root (`-m`).
 const CAP_SYS_RESOURCE: i32 = 24;
@@ -74,7 +76,13 @@ pub(crate) fn alloc_reserved(
 /// Takes `n` blocks out of what allocations may use, for a write in
 /// flight; false (nothing taken) when they are not available.
 pub(crate) fn reserve(info: &Ext2Sb, st: &mut AllocState, n: u64) -> bool {
-    if n > available(info, st) {
+    reserve_with_room(info, st, n, 1)
+}
+
+/// [`reserve`], but only when at least `room` times `n` blocks are
+/// available (one look at the free count, which asks `capable()`).
+pub(crate) fn reserve_with_room(info: &Ext2Sb, st: &mut AllocState, n: u64, room: u64) -> bool {
+    if n.saturating_mul(room.max(1)) > available(info, st) {
         return false;
     }
     st.reserved += n;
@@ -115,7 +123,13 @@ fn alloc_from(sb: SuperBlock, goal: u32, max: u32, mut held: Option<&mut u64>) -
         let first = geo.group_first_block(g);
         let in_group = if i == 0 { goal - first } else { 0 };
         let desc = info.desc(g)?;
-        let bh = sb.bread(desc.block_bitmap as u64)?;
+        let bh = match sb.bread(desc.block_bitmap as u64) {
+            Ok(bh) => bh,
+            Err(e) => {
+                drop(st);
+                return Err(read_failed(sb, BLOCK_BITMAP, desc.block_bitmap as u64, e));
+            }
+        };
         let nbits = group_blocks(info, g);
         let Some((bit, len)) = bitmap::find_zero_run(bh.data(), nbits, in_group, max) else {
             drop(st);
@@ -175,9 +189,9 @@ pub(crate) fn free_blocks(sb: SuperBlock, start: u32, len: u32) -> Result {
         if overlaps_metadata(info, g, cur, n) {
             return Err(fs_error(sb, "freeing blocks in system zones", cur as u64));
         }
-        let mut st = info.state.lock();
         let desc = info.desc(g)?;
-        let bh = sb.bread(desc.block_bitmap as u64)?;
+        let bh = read_meta(sb, desc.block_bitmap as u64, BLOCK_BITMAP)?;
+        let mut st = info.state.lock();
         if bh
             .modify(|b| bitmap::clear_run(b, group_blocks(info, g), cur - first, n))
             .is_err()

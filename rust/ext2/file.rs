@@ -65,6 +65,9 @@ impl Allocate for Ext2Sb {
                 Ok(0)
             }
             Command::Unreserve => {
+                if held.0 == 0 {
+                    return Ok(0);
+                }
                 let mut st = self.state.lock();
                 balloc::unreserve(self, &mut st, held.0);
                 held.0 = 0;
@@ -98,9 +101,7 @@ impl Ext2Sb {
         let worst = blockmap::worst_case_need(first, n, bits).total();
         {
             let mut st = self.state.lock();
-            if balloc::available(self, &st) >= worst.saturating_mul(FAST_RESERVE_FACTOR)
-                && balloc::reserve(self, &mut st, worst)
-            {
+            if balloc::reserve_with_room(self, &mut st, worst, FAST_RESERVE_FACTOR) {
                 held.0 += worst;
                 return Ok(len);
             }

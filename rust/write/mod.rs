@@ -230,6 +230,24 @@ impl Pages {
         valid
     }
 
+    /// Whether every block of `[pos, end)` already has its buffer mapped to
+    /// a device block: an overwrite of data the page cache knows the place
+    /// of, which needs no `Alloc` (as `block_write_begin` skips `get_block`
+    /// for mapped buffers). The map cannot change under us: the writer
+    /// holds i_rwsem and the folios are locked.
+    fn all_mapped(&self, pos: u64, end: u64) -> bool {
+        let bs = self.block_size();
+        let mut mapped = true;
+        self.for_each_span(pos, end, |folio, from, to| {
+            mapped = mapped
+                && folio
+                    .buffers(bs)
+                    .filter(|(off, _)| *off + bs > from && *off < to)
+                    .all(|(_, bh)| bh.is_mapped());
+        });
+        mapped
+    }
+
     /// Makes the partial block `lblk` of a write covering `[pos, end)`
     /// valid before the copy: read it if it exists on disk (mapped by the
     /// `Map` command), else zero it.
@@ -445,10 +463,13 @@ fn fill_and_commit<A: Allocate>(
     if commit == 0 {
         return Ok(0);
     }
-    if let Err(e) = fs.allocate(inode, Some(pages), pos, commit, Command::Alloc, held) {
-        pages.forget_copy(pos, pos + commit);
-        src.revert(commit as usize);
-        return Err(e);
+    // A pure overwrite of mapped blocks has nothing to allocate.
+    if !pages.all_mapped(pos, pos + commit) {
+        if let Err(e) = fs.allocate(inode, Some(pages), pos, commit, Command::Alloc, held) {
+            pages.forget_copy(pos, pos + commit);
+            src.revert(commit as usize);
+            return Err(e);
+        }
     }
     pages.commit(pos, pos + commit);
     if pos + commit > inode.size() {
