@@ -9,6 +9,8 @@
 #   - reads fail (data, directories, inodes not cached): EIO to the caller,
 #     a log line, no oops; the filesystem works again once the device does;
 #   - the device goes away entirely (dm-error) under a running writer;
+#   - an inode table block cannot be read: EIO, a log line, and errors=
+#     (continue, remount-ro) applied;
 # then e2fsck -fy repairs what the lost writes left and e2fsck -fn is clean.
 # ext2 has no journal: lost metadata writes are expected damage; what must
 # never happen is an oops, a hang, or success reported for lost data.
@@ -141,6 +143,52 @@ PYEOF
 	cleanup_dm
 done
 done
+
+# errors= on metadata that cannot be read: one inode table block of the
+# device fails (dm-error over just its sectors). Looking the inode up gets
+# EIO; errors=continue keeps the filesystem writable, errors=remount-ro
+# makes it read-only; the error is logged and recorded on disk.
+for policy in continue remount-ro; do
+	t_log "errors=$policy on an unreadable inode table block"
+	cleanup_dm
+	echo "$LINEAR" | dmsetup create --noudevsync "$NAME" || fail "dmsetup create"
+	dmsetup mknodes "$NAME"
+	mke2fs -q -F -t ext2 -b 1024 "$DEV" || fail "mke2fs"
+	mount_fs "$RFS" "$DEV" "$M" "errors=$policy"
+	for i in $(seq 1 30); do echo "$i" >"$M/f$i"; done
+	umount_fs "$M"
+	# f30 is far enough from the root inode to sit in another table block.
+	ino=$(debugfs -R "stat /f30" "$DEV" 2>/dev/null | sed -n 's/^Inode: \([0-9]*\).*/\1/p')
+	blk=$(debugfs -R "imap <$ino>" "$DEV" 2>/dev/null | sed -n 's/.*located at block \([0-9]*\),.*/\1/p')
+	[ -n "$blk" ] || fail "no inode table block for /f30"
+	root_blk=$(debugfs -R "imap <2>" "$DEV" 2>/dev/null | sed -n 's/.*located at block \([0-9]*\),.*/\1/p')
+	[ "$blk" != "$root_blk" ] || fail "/f30 shares the root inode's table block"
+	mount_fs "$RFS" "$DEV" "$M" "errors=$policy"
+	ls "$M" >/dev/null
+	echo 3 >/proc/sys/vm/drop_caches
+	s=$((blk * 2))
+	dm_table "0 $s linear $D 0
+$s 2 error
+$((s + 2)) $((SECT - s - 2)) linear $D $((s + 2))"
+	emark=$(kmsg_mark "185-$policy")
+	if out=$(stat "$M/f30" 2>&1); then fail "stat of an inode in an unreadable block succeeded"; fi
+	case $out in *"Input/output error"*) ;; *) fail "stat: want EIO, got: $out" ;; esac
+	kmsg_since "$emark" | grep -q "unable to read inode block" || fail "no log line for the unreadable inode block"
+	ro=$(awk -v m="$M" '$2 == m {print $4}' /proc/mounts | tr , '\n' | grep -x -c ro || true)
+	if [ "$policy" = remount-ro ]; then
+		assert_eq "$ro" 1 "read-only after errors=remount-ro"
+		if touch "$M/new" 2>/dev/null; then fail "a file was created after errors=remount-ro"; fi
+	else
+		assert_eq "$ro" 0 "still writable with errors=continue"
+		echo ok >"$M/new" || fail "create after errors=continue"
+	fi
+	dm_table "$LINEAR"
+	umount_fs "$M"
+	e2fsck -fy "$DEV" >/dev/null 2>&1 || true
+	fsck_clean "$DEV"
+	cleanup_dm
+done
+
 assert_no_kreports "$mark"
 echo "faults injected: $FAULTS"
 t_log "185-ioerror: ok"

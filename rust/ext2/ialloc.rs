@@ -5,10 +5,12 @@
 use super::bitmap;
 use super::inode;
 use super::layout;
-use super::superblock::{fs_error, AllocState, Ext2Sb};
+use super::superblock::{fs_error, read_failed, read_meta, AllocState, Ext2Sb};
 use crate::ffi;
 use crate::vfs::{Inode, SuperBlock};
 use kernel::prelude::*;
+
+const INODE_BITMAP: &str = "cannot read inode bitmap";
 
 /// Picks a group for a new directory: among groups with at least the
 /// average number of free inodes, the one with the most free blocks (as
@@ -85,7 +87,13 @@ pub(crate) fn alloc_ino(sb: SuperBlock, parent_group: u32, is_dir: bool) -> Resu
             continue;
         }
         let desc = info.desc(g)?;
-        let bh = sb.bread(desc.inode_bitmap as u64)?;
+        let bh = match sb.bread(desc.inode_bitmap as u64) {
+            Ok(bh) => bh,
+            Err(e) => {
+                drop(st);
+                return Err(read_failed(sb, INODE_BITMAP, desc.inode_bitmap as u64, e));
+            }
+        };
         // Skip the reserved inodes at the start of group 0.
         let start = if g == 0 { geo.first_ino - 1 } else { 0 };
         let Some(bit) = bitmap::find_zero(bh.data(), geo.inodes_per_group, start) else {
@@ -138,9 +146,9 @@ pub(crate) fn free_ino(sb: SuperBlock, ino: u32, is_dir: bool) -> Result {
     }
     let g = (ino - 1) / geo.inodes_per_group.max(1);
     let bit = (ino - 1) % geo.inodes_per_group.max(1);
-    let mut st = info.state.lock();
     let desc = info.desc(g)?;
-    let bh = sb.bread(desc.inode_bitmap as u64)?;
+    let bh = read_meta(sb, desc.inode_bitmap as u64, INODE_BITMAP)?;
+    let mut st = info.state.lock();
     if bh
         .modify(|b| bitmap::clear_run(b, geo.inodes_per_group, bit, 1))
         .is_err()

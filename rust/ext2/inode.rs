@@ -4,7 +4,7 @@
 
 use super::blockmap::{self, BlockPath};
 use super::layout::{self, DiskInode};
-use super::superblock::Ext2Sb;
+use super::superblock::{read_meta, Ext2Sb};
 use super::{dir, file, ialloc, indirect, namei, superblock};
 use crate::ffi;
 use crate::vfs::{self, Inode, OpsTable, SuperBlock};
@@ -489,7 +489,11 @@ fn read_disk_inode(sb: SuperBlock, ino: u32) -> Result<DiskInode> {
     let info = Ext2Sb::of(sb);
     let loc = info.geo.inode_loc(ino).ok_or(EINVAL)?;
     let desc = info.desc(loc.group)?;
-    let bh = sb.bread(desc.inode_table as u64 + loc.table_block as u64)?;
+    let bh = read_meta(
+        sb,
+        desc.inode_table as u64 + loc.table_block as u64,
+        "unable to read inode block",
+    )?;
     bh.data()
         .get(loc.offset..loc.offset + info.geo.inode_size as usize)
         .and_then(DiskInode::parse)
@@ -614,7 +618,11 @@ pub(crate) fn write_inode_now(inode: Inode, sync: bool) -> Result {
     let info = Ext2Sb::of(sb);
     let loc = info.geo.inode_loc(inode.ino()).ok_or(EINVAL)?;
     let desc = info.desc(loc.group)?;
-    let bh = sb.bread(desc.inode_table as u64 + loc.table_block as u64)?;
+    let bh = read_meta(
+        sb,
+        desc.inode_table as u64 + loc.table_block as u64,
+        "unable to read inode block",
+    )?;
     let d = disk_inode_of(inode);
     if d.file_type() == layout::S_IFREG && d.size > i32::MAX as u64 {
         info.note_large_file();

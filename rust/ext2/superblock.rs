@@ -277,6 +277,30 @@ fn warn_if_unchecked(sb: SuperBlock, disk: &layout::SuperBlock, state: u16) {
 /// error on disk and applies `errors=`. Returns the error for the caller
 /// (EUCLEAN).
 pub(crate) fn fs_error(sb: SuperBlock, what: &str, value: u64) -> Error {
+    on_error(sb, what, value);
+    vfs::errno::euclean()
+}
+
+/// Reads a bitmap or inode table block; see [`read_failed`].
+pub(crate) fn read_meta(sb: SuperBlock, block: u64, what: &str) -> Result<BufferHead> {
+    sb.bread(block).map_err(|e| read_failed(sb, what, block, e))
+}
+
+/// A bitmap or inode table block that cannot be read is a filesystem error
+/// as in ext2 ("cannot read block bitmap", "unable to read inode block"):
+/// logged, recorded and handled as `errors=` says. Returns the read's own
+/// error (EIO) for the caller. Must not be called with the allocation
+/// state locked (the error path locks it).
+pub(crate) fn read_failed(sb: SuperBlock, what: &str, block: u64, e: Error) -> Error {
+    if e == EIO {
+        on_error(sb, what, block);
+    }
+    e
+}
+
+/// `errors=` for an error already found: log, mark the superblock, then
+/// continue, remount read-only or panic.
+fn on_error(sb: SuperBlock, what: &str, value: u64) {
     sb.msg(Level::Err, what, value);
     let info = Ext2Sb::of(sb);
     if !sb.is_rdonly() {
@@ -296,7 +320,6 @@ pub(crate) fn fs_error(sb: SuperBlock, what: &str, value: u64) -> Error {
         }
         _ => {}
     }
-    vfs::errno::euclean()
 }
 
 static mut FS_TYPE: ffi::file_system_type = vfs::zeroed();
