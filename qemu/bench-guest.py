@@ -13,7 +13,9 @@ fallocate, so every filesystem allocates in its write path or writeback):
   fsync4k              4 KiB writes, fsync after each
 
 plus two scaling curves (write size 4 KiB..8 MiB; 1..4 writers). The runs
-are interleaved (filesystem is the inner loop, repetition the outer one).
+are interleaved (filesystem is the inner loop, repetition the outer one),
+and the filesystems' order rotates from one workload and repetition to the
+next. BENCH_WORKLOADS (e.g. seq4k,randover,seq) picks some workloads.
 Per run: throughput (fio), system CPU seconds per GiB written (/proc/stat,
 all CPUs: includes writeback), and for the filesystems with a block map the
 extents per file afterwards (FIBMAP after sync; for the ext2 format the
@@ -167,6 +169,7 @@ def main():
     size = int(os.environ.get("BENCH_MIB", "128"))
     only = os.environ.get("BENCH_FS")
     fss = only.split(",") if only else FS
+    only_w = os.environ.get("BENCH_WORKLOADS", "").split(",") if os.environ.get("BENCH_WORKLOADS") else None
     table = [("seq", "4k", size), ("seq", "64k", size), ("seq", "1m", size),
              ("randover", "4k", size), ("writers", "4", size), ("smallfiles", "16k", size // 4),
              ("fsync", "4k", max(size // 32, 2))]
@@ -180,16 +183,21 @@ def main():
             for kind, runs, fs_list in (("table", table, fss), ("curve", curve, [f for f in CURVE_FS if f in fss])):
                 if kind == "curve" and rep > 0:
                     continue
-                for workload, param, mib in runs:
-                    for fs in fs_list:
+                for wi, (workload, param, mib) in enumerate(runs):
+                    name = names[workload] or "seq" + param
+                    if workload == "writers" and kind == "table":
+                        name = "append4"
+                    label = name if kind == "table" else workload
+                    if only_w and label not in only_w:
+                        continue
+                    # Rotate who goes first, so no filesystem always runs
+                    # right after a fresh mkfs of another's leftovers.
+                    k = (rep + wi) % len(fs_list) if fs_list else 0
+                    for fs in fs_list[k:] + fs_list[:k]:
                         t = time.time()
                         mib_s, sys_gib, frag = run(fs, workload, param, mib)
-                        name = names[workload] or "seq" + param
-                        if workload == "writers" and kind == "table":
-                            name = "append4"
                         out.write("%s,%s,%s,%s,%d,%.1f,%.3f,%s\n" % (
-                            kind, name if kind == "table" else workload, param, fs, rep,
-                            mib_s, sys_gib, frag))
+                            kind, label, param, fs, rep, mib_s, sys_gib, frag))
                         out.flush()
                         print("%-5s %-10s %-5s %-14s rep %d: %8.1f MiB/s  %6.2f sys s/GiB  %s  (%.0f s)" % (
                             kind, workload, param, fs, rep, mib_s, sys_gib,

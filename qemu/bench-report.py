@@ -29,6 +29,18 @@ def fmt(v, nd=0):
     return "-" if v is None else ("%.*f" % (nd, v))
 
 
+# The two scaling curves of the chart (when the run measured them).
+CURVES = """set style data linespoints
+set title "write size (sequential, one writer)"
+set xtics norotate
+set xlabel "write size"
+plot for [i=2:{ncfs}] '{out}/curve-seq.dat' using 0:i:xtic(1) title columnheader(i)
+set title "writers (1 MiB writes, own files)"
+set xlabel "writers"
+plot for [i=2:{ncfs}] '{out}/curve-writers.dat' using 0:i:xtic(1) title columnheader(i)
+"""
+
+
 def main():
     outdir, accel = sys.argv[1], sys.argv[2]
     rows = load(os.path.join(outdir, "bench.csv"))
@@ -102,16 +114,9 @@ set xtics rotate by -30
 set ylabel "MiB/s"
 set title "workloads"
 plot for [i=2:{nfs}] '{out}/bars.dat' using i:xtic(1) title columnheader(i)
-set style data linespoints
-set title "write size (sequential, one writer)"
-set xtics norotate
-set xlabel "write size"
-plot for [i=2:{ncfs}] '{out}/curve-seq.dat' using 0:i:xtic(1) title columnheader(i)
-set title "writers (1 MiB writes, own files)"
-set xlabel "writers"
-plot for [i=2:{ncfs}] '{out}/curve-writers.dat' using 0:i:xtic(1) title columnheader(i)
-unset multiplot
-""".format(out=outdir, accel=accel.upper(), nfs=len(fss) + 1, ncfs=len(cfs) + 1)
+{curves}unset multiplot
+""".format(out=outdir, accel=accel.upper(), nfs=len(fss) + 1,
+           curves=CURVES.format(out=outdir, ncfs=len(cfs) + 1) if cfs and curve else "")
     with open(os.path.join(outdir, "bench.gp"), "w") as f:
         f.write(gp)
     subprocess.run(["gnuplot", os.path.join(outdir, "bench.gp")], check=True)
