@@ -20,7 +20,9 @@
 #                     there, plus whatever CMD wrote to $REXT2_OUT
 #   --interactive     CMD (default: bash) gets the serial console as its
 #                     terminal; quit QEMU with Ctrl-A X. No --timeout applies.
-# Environment: REXT2_ACCEL=kvm|tcg skips the KVM probe; REXT2_TMPDIR is where
+# Environment: REXT2_ACCEL=kvm|tcg skips the KVM probe (icount: TCG whose
+# clock counts guest instructions, 1 ns each, for timings that measure CPU
+# work whatever the host's load; use it with --cpus 1); REXT2_TMPDIR is where
 # temp dirs and fresh disk images go (default /var/tmp).
 #
 # Exit status: CMD's, unless the kernel logged a report (oops, BUG, WARNING,
@@ -160,7 +162,8 @@ accel=$(pick_accel)
 case $accel in
 kvm) accel_opts=(-accel kvm -cpu host) ;;
 tcg) accel_opts=(-accel tcg,thread=multi) ;;
-*) die "REXT2_ACCEL must be kvm or tcg" ;;
+icount) accel_opts=(-accel tcg -icount shift=0,sleep=on) ;;
+*) die "REXT2_ACCEL must be kvm, tcg or icount" ;;
 esac
 
 # Kernel command line. root=<9p tag> with rootfstype=9p mounts the share as /
