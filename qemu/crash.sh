@@ -4,7 +4,8 @@
 #   qemu/crash.sh [ROUNDS] [SEED]      (make test runs 2 rounds; make soak more)
 # CRASH_FS=ext2 runs the workload on the kernel's C ext2 instead (the same
 # checks), for comparison. CRASH_FREES=1 lets the workload free blocks (truncate, rewrite) too; see
-# ktests/tools/crashload.py for why that is measured apart.
+# ktests/tools/crashload.py for why that is measured apart. CRASH_SECONDS
+# stops starting new rounds after that long (make soak).
 # Per round, on one 256 MiB disk image kept across the round:
 #   1. boot, mkfs (first round) or reuse, mount rext2 (write= alternates),
 #      run ktests/tools/crashload.py write; 4-16 s into it the guest resets
@@ -32,7 +33,12 @@ truncate -s 256M "$img"
 bad=0
 frees=$([ "${CRASH_FREES:-0}" = 1 ] && echo frees || true)
 echo "crash: $rounds rounds, seed $seed${frees:+, with frees}"
+stop_at=$((SECONDS + ${CRASH_SECONDS:-1000000}))
 for ((r = 0; r < rounds; r++)); do
+	if [ $SECONDS -ge $stop_at ]; then
+		rounds=$r
+		break
+	fi
 	rs=$((seed + r))
 	mode=$([ $((r % 2)) = 0 ] && echo multipage || echo classic)
 	wfs="rext2 -o write=$mode"

@@ -10,6 +10,7 @@
 # never an oops, a lockdep report, or a hang (60 s per step). COUNT images
 # (default 40) from SEED (default: the clock; printed), plus every seed in
 # ktests/hostile-regressions.txt (images that once broke something).
+# HOSTILE_SECONDS stops starting new generated images after that long.
 set -u
 . "$REXT2_ROOT/ktests/lib.sh"
 . "$REXT2_ROOT/ktests/tools/testlib.sh"
@@ -20,6 +21,7 @@ SEED=${SEED:-${KTEST_SEED:-$(date +%s%N | cut -c1-9)}}
 COUNT=${COUNT:-40}
 regress=$(awk '!/^#/ && NF {print $1}' "$REXT2_ROOT/ktests/hostile-regressions.txt" | tr '\n' ' ')
 echo "seed=$SEED count=$COUNT regressions: ${regress:-none}"
+[ -z "${HOSTILE_SECONDS:-}" ] || export HOSTILE_DEADLINE=$(($(date +%s) + HOSTILE_SECONDS))
 mark=$(kmsg_mark 190)
 # shellcheck disable=SC2086
 "$PY" "$TOOLS/hostile.py" "$WORK/hostile" "$COUNT" "$SEED" $regress || fail "a hostile image hung or broke the walk (seed $SEED; above)"
