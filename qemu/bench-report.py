@@ -52,10 +52,11 @@ def main():
         return [float(r[key]) for r in table if r["workload"] == w and r["fs"] == fs and r[key] != ""]
 
     lines = []
-    lines.append("Machine: %d host cores, QEMU %s, guest 2 vCPUs / 3 GiB, one 4 GiB virtio-blk disk "
+    vcpus = "1 vCPU whose clock counts instructions (1 ns each)" if accel == "icount" else "2 vCPUs"
+    lines.append("Machine: %d host cores, QEMU %s, guest %s / 3 GiB, one 4 GiB virtio-blk disk "
                  "(cache=none), non-debug kernel; %d repetitions interleaved; fio psync, "
                  "buffered, no fallocate; %s MiB per sequential run." % (
-                     os.cpu_count(), accel.upper(), reps,
+                     os.cpu_count(), accel.upper(), vcpus, reps,
                      os.environ.get("BENCH_MIB", "128")))
 
     def section(title, cols, workloads, value):
