@@ -277,7 +277,8 @@ def main(argv):
     bad = 0
     tried = 0
     for seed in todo:
-        if deadline and tried >= len(seeds) - 1 and time.time() > deadline:
+        # At least one generated image, whatever the deadline.
+        if deadline and tried > len(seeds) - 1 and time.time() > deadline:
             break
         tried += 1
         rnd = random.Random(seed)
