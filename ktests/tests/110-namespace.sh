@@ -20,6 +20,8 @@
 #   an open unlinked file is readable and writable until its last close, its
 #   blocks and inode stay allocated until then and come back exactly after
 #   (statfs free counts); an rmdir'ed cwd refuses new entries;
+#   deleting a device node or fast symlink whose i_block words equal a
+#   block in use frees nothing;
 #   directory growth past many blocks, and reuse: deleting and re-adding names
 #   of the same length does not grow the directory; a many-block directory
 #   emptied and removed gives back every block.
@@ -469,5 +471,43 @@ fsck_clean "$DEV"
 # Everything removed: back to a fresh filesystem's counts.
 used=$(dumpe2fs -h "$DEV" 2>/dev/null | sed -n 's/^Free inodes: *//p')
 assert_eq "$used" "$((4096 - 11))" "free inodes after removing everything"
+
+# A device node keeps its number and a fast symlink its target in i_block:
+# deleting them must not free those words as blocks. Make both point at a
+# block that a file uses, delete them, and check the file and the bitmaps.
+t_log "deleting device nodes and fast symlinks frees no blocks"
+mount_fs "$RFS" "$DEV" "$M"
+"$PY" - "$M" <<'EOF' || fail "deleting special inodes changed a file's blocks"
+import fcntl, os, stat, struct, sys
+M = sys.argv[1]
+data = os.urandom(2 << 20)
+with open(M + "/data", "wb") as f:
+    f.write(data)
+os.sync()
+fd = os.open(M + "/data", os.O_RDONLY)
+bs = os.fstatvfs(fd).f_bsize
+blocks = [struct.unpack("i", fcntl.ioctl(fd, 1, struct.pack("i", i)))[0] for i in range(len(data) // bs)]
+os.close(fd)
+# Two non-zero low bytes: a symlink target of two bytes reads as that block.
+blk = next(b for b in blocks if b < 65536 and b & 0xff and b >> 8)
+dev = os.makedev(blk >> 8, blk & 0xff)  # old-style encoding: i_block[0] = blk
+os.mknod(M + "/blk", 0o600 | stat.S_IFBLK, dev)
+os.mknod(M + "/chr", 0o600 | stat.S_IFCHR, dev)
+os.symlink(bytes([blk & 0xff, blk >> 8]), M + "/sl")
+for name in ("blk", "chr", "sl"):
+    os.unlink(M + "/" + name)
+os.sync()
+# A block freed by mistake would be handed out again: take some.
+with open(M + "/more", "wb") as f:
+    f.write(b"m" * (1 << 20))
+os.sync()
+with open(M + "/data", "rb") as f:
+    same = f.read() == data
+print("block %d pointed at by a device number and a symlink target; data %s" % (
+    blk, "intact" if same else "CHANGED"))
+sys.exit(0 if same else 1)
+EOF
+umount_fs "$M"
+fsck_clean "$DEV"
 assert_no_kreports "$mark"
 t_log "110-namespace: ok ($((SECONDS - start)) s)"

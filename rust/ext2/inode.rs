@@ -358,6 +358,29 @@ pub(crate) static AOPS: OpsTable<ffi::address_space_operations> =
         ..vfs::zeroed()
     });
 
+/// Whether `i_block` of `inode` holds block pointers: a regular file, a
+/// directory or a slow symlink. A fast symlink keeps its target there and
+/// a device node its number; neither owns a data block (an extended
+/// attribute block, counted in `i_blocks`, is not one).
+fn owns_data_blocks(inode: Inode) -> bool {
+    let raw = inode.as_ptr();
+    // SAFETY: the inode is live; mode and block count are stable while its
+    // caller (setattr under i_rwsem, or eviction) holds it.
+    let (mode, sectors) = unsafe { ((*raw).i_mode, (*raw).i_blocks) };
+    match mode & layout::S_IFMT {
+        layout::S_IFREG | layout::S_IFDIR => true,
+        layout::S_IFLNK => {
+            let ea = if info_mut(inode).i_file_acl != 0 {
+                (Ext2Sb::of(inode.sb()).geo.block_size >> 9) as u64
+            } else {
+                0
+            };
+            sectors > ea
+        }
+        _ => false,
+    }
+}
+
 /// Changes the size of a regular file, directory or slow symlink: zeroes
 /// the tail of the new last block, drops the page cache past it and frees
 /// the blocks past it.
@@ -368,12 +391,13 @@ pub(crate) fn set_size(inode: Inode, new_size: u64) -> Result {
     if !(ft == layout::S_IFREG || ft == layout::S_IFDIR || ft == layout::S_IFLNK) {
         return Err(EINVAL);
     }
-    // SAFETY: as above; a fast symlink has no blocks to truncate.
+    // A fast symlink has no blocks to truncate.
+    if !owns_data_blocks(inode) {
+        return Err(EINVAL);
+    }
+    // SAFETY: as above.
     unsafe {
         let raw = inode.as_ptr();
-        if ft == layout::S_IFLNK && (*raw).i_blocks == 0 {
-            return Err(EINVAL);
-        }
         ffi::inode_dio_wait(raw);
         let r = ffi::block_truncate_page((*raw).i_mapping, new_size as i64, Some(get_block));
         if r != 0 {
@@ -687,7 +711,11 @@ pub(crate) unsafe extern "C" fn evict_inode(raw: *mut ffi::inode) {
         info_mut(inode).i_dtime = superblock::now_secs();
         // SAFETY: as above.
         unsafe { ffi::rext2_h_i_size_write(raw, 0) };
-        indirect::truncate_blocks(inode, 0);
+        // Only block pointers are freed: a fast symlink's target or a
+        // device number in i_block would free someone else's blocks.
+        if owns_data_blocks(inode) {
+            indirect::truncate_blocks(inode, 0);
+        }
         let _ = write_inode_now(inode, false);
     }
     // SAFETY: as above.
