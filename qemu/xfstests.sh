@@ -156,8 +156,9 @@ while :; do
 		cp "$out/console.log" "$state/console-$stamp.log"
 		echo "xfstests.sh: boot $boot ended with '$vmres'; console log kept as $state/console-$stamp.log" ;;
 	esac
-	progress=0 first_running=''
+	progress=0 first_running='' nrec=0
 	while read -r t st secs reason; do
+		nrec=$((nrec + 1))
 		case $st in
 		pass | notrun | fail)
 			set_status "$t" "$st" "$secs" "$reason"
@@ -170,7 +171,9 @@ while :; do
 			fi
 			;;
 		running)
-			[ "$t" = "${todo[0]}" ] && first_running=1
+			# check runs the tests in sorted order: the first record is the
+			# test this boot started with.
+			[ $nrec = 1 ] && first_running=1
 			if [ $vmrc -ge 128 ] && [ "$vmres" != timeout ] && [ "$vmres" != no-status ]; then
 				interrupted=1 # Ctrl-C: run it again next time
 			elif [ "$vmres" = timeout ] && [ -z "$first_running" ] && [[ " $retried " != *" $t "* ]]; then
