@@ -19,7 +19,7 @@ FIND_KDIR = kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(bash qemu/build-kernel.sh
 KMAKE = $(MAKE) -C "$$kdir" M=$(ROOT) RUSTC=$(KRUSTC) BINDGEN=$(BINDGEN) \
 	HOSTRUSTC=$(KRUSTC) CLIPPY_DRIVER=$(CLIPPY_DRIVER) $(if $(filter 1,$(CLIPPY)),CLIPPY=1)
 
-.PHONY: all module setup kernel print-kernel test host-test run shell bench soak clean fmt fmt-check help
+.PHONY: all module setup kernel print-kernel test host-test run shell bench soak xfstests clean fmt fmt-check help
 
 all: module
 
@@ -32,6 +32,7 @@ help:
 	@echo "make test          host unit tests + the in-VM suite (TESTS='name ...' for some)"
 	@echo "make shell         interactive shell in the VM, module loaded, a disk attached"
 	@echo "make soak          long stress / hostile-image / I/O-error / crash runs and their table (SOAK_MINUTES=60)"
+	@echo "make xfstests      xfstests with FSTYP=rext2 in the VM (XFSTESTS_DIR=built tree; TESTS=, GROUP=; resumes)"
 	@echo "make bench         benchmarks vs ext2/ext4/XFS/tmpfs on the non-debug kernel (CSV, table, PNG)"
 	@echo "make fmt           rustfmt the module"
 
@@ -61,6 +62,10 @@ run: setup kernel
 soak: setup kernel
 	+@$(MAKE) --no-print-directory module
 	@bash qemu/soak.sh
+
+xfstests: setup kernel
+	+@$(MAKE) --no-print-directory module
+	@bash qemu/xfstests.sh
 
 bench: setup
 	@bash qemu/bench.sh
