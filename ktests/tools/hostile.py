@@ -16,7 +16,8 @@ link count, block pointers: out of range, onto metadata, onto themselves,
 shared with another file; flags, EA block), directory entries (rec_len,
 name_len, inode numbers, file types), indirect blocks (random pointers,
 loops, pointers to the superblock), and random byte flips in any metadata
-block. The walk: readdir and stat of everything, read every file, readlink;
+block. The walk: readdir and stat of everything, read every file (its first
+and last 16 MiB), readlink;
 where the mount is read-write also create, append, truncate, rename and
 unlink. Prints one line per image and a table of outcomes.
 """
@@ -239,9 +240,16 @@ for dirpath, dirs, files in os.walk(root, onerror=note):
             if os.path.islink(p):
                 os.readlink(p)
             elif os.path.isfile(p):
+                # A corrupted size can make a file of holes gigabytes long:
+                # read its first and last 16 MiB, not all of it.
                 with open(p, "rb") as f:
-                    while f.read(1 << 20):
-                        pass
+                    for _ in range(16):
+                        if not f.read(1 << 20):
+                            break
+                    if st.st_size > 32 << 20:
+                        f.seek(st.st_size - (16 << 20))
+                        while f.read(1 << 20):
+                            pass
         except OSError as e:
             note(e)
 if rw:
