@@ -20,8 +20,9 @@
 #            the sum, every record whole and each writer's records in order
 #   mmap     MAP_SHARED writes into a hole-only file (blocks allocated at
 #            fault time) and into a written file, msync; bytes written
-#            through the mapping past EOF do not appear when the file is
-#            extended afterwards
+#            through the mapping past EOF (msynced, or only cached) do not
+#            appear when the file grows afterwards (truncate up, a write
+#            past EOF in a later page or in the same page)
 #   big      data straddling 2^32 and past 4 GiB in a 5 GiB sparse file
 #   efbig    at ext2's size limit for the block size (~16 GiB for 1K): a
 #            write of the last byte works, a write straddling it is short,
@@ -346,6 +347,26 @@ def verify_append(p):
     c.eq(nxt, [120] * 4, "append: records of each writer")
 
 # ---------------------------------------------------------------- mmap
+def store_past_eof(fd, size, msync):
+    """Stores b"Z" through a shared mapping into the last page of a file of
+    `size` bytes, past EOF (Python's mmap object stops at the length, so
+    through ctypes); msync'ed or not."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    libc.msync.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    tail = (-size) % PAGE
+    mlen = size + tail
+    addr = libc.mmap(None, mlen, 3, 1, fd, 0)      # PROT_READ|WRITE, MAP_SHARED
+    c.true(addr not in (None, ctypes.c_void_p(-1).value), "mmap for a store past EOF")
+    if tail:
+        ctypes.memset(addr + size, ord("Z"), tail)
+    if msync:
+        libc.msync(addr, mlen, 4)                    # MS_SYNC
+    libc.munmap(addr, mlen)
+
 def mmap_test():
     # A file that is one hole: page_mkwrite has to allocate.
     p1 = M + "/mm-hole"
@@ -366,24 +387,35 @@ def mmap_test():
     # length, so through ctypes): must not become file data.
     tail = (-s1) % PAGE
     fd = os.open(p1, os.O_RDWR)
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
-    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-    libc.msync.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    mlen = s1 + tail
-    addr = libc.mmap(None, mlen, 3, 1, fd, 0)      # PROT_READ|WRITE, MAP_SHARED
-    c.true(addr not in (None, ctypes.c_void_p(-1).value), "mmap of mm-hole")
-    if tail:
-        ctypes.memset(addr + s1, ord("Z"), tail)
-    libc.msync(addr, mlen, 4)                        # MS_SYNC
-    libc.munmap(addr, mlen)
+    store_past_eof(fd, s1, msync=True)
     os.ftruncate(fd, s1 + tail + 200)
     ref += bytes(tail + 200)
     c.eq(os.pread(fd, tail + 200, s1), bytes(tail + 200),
          "bytes stored through mmap past EOF, after the file is extended")
     os.close(fd)
+    # The same with the stores still only in the page cache (no msync; the
+    # flusher is off), so no writeback has zeroed them: the size grows by
+    # truncate, by a write in a later page, by a write in the same page.
+    for how in ("truncate", "write-far", "write-near"):
+        p = M + "/mm-eof-" + how
+        s = 2 * PAGE + 1000
+        d = rng.randbytes(s)
+        fd = os.open(p, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
+        os.pwrite(fd, d, 0)
+        store_past_eof(fd, s, msync=False)
+        if how == "truncate":
+            new, x, at = s + PAGE + 10, b"", s
+        else:
+            at = s + (PAGE + 5 if how == "write-far" else 100)
+            x = b"w" * 7
+            os.pwrite(fd, x, at)
+            new = at + len(x)
+        os.ftruncate(fd, new) if how == "truncate" else None
+        want = d + bytes(at - s) + x + bytes(new - at - len(x))
+        c.eq(os.pread(fd, new + 10, 0), want,
+             "bytes stored through mmap past EOF (not written back), size grown by " + how)
+        os.close(fd)
+        state.setdefault("mmap-eof", {})[how] = sha(want)
     # A file with data written by write(), then changed through mmap.
     p2 = M + "/mm-data"
     d = rng.randbytes(3 * PAGE + 77)
@@ -635,6 +667,8 @@ else:
     m = mmap.mmap(os.open(M + "/mm-data", os.O_RDONLY), 0, mmap.MAP_SHARED, mmap.PROT_READ)
     c.eq(sha(m[:]), state["mmap"][1], "mm-data read through mmap after remount")
     m.close()
+    for how, h in state["mmap-eof"].items():
+        c.eq(sha(read_all(M + "/mm-eof-" + how)), h, "mm-eof-%s after remount" % how)
     big_verify()
     attrs_verify()
     dur_verify()

@@ -191,6 +191,17 @@ def ext2_max_bytes(bs):
 
 # --- collecting results ----------------------------------------------------------
 
+def _difference(got, want):
+    """How got differs from want; long byte strings by their first
+    differing offset, with a few bytes of each from there."""
+    if isinstance(got, (bytes, bytearray)) and isinstance(want, (bytes, bytearray)) \
+            and max(len(got), len(want)) > 64:
+        at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        return "%d bytes, want %d; first difference at offset %d: got %r, want %r" % (
+            len(got), len(want), at, bytes(got[at:at + 16]), bytes(want[at:at + 16]))
+    return "got %r, want %r" % (got, want)
+
+
 class Checks:
     def __init__(self, label=""):
         self.label = label
@@ -204,7 +215,7 @@ class Checks:
     def eq(self, got, want, what):
         self.n += 1
         if got != want:
-            self.fail("%s: got %r, want %r" % (what, got, want))
+            self.fail("%s: %s" % (what, _difference(got, want)))
             return False
         return True
 

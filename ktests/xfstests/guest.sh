@@ -43,6 +43,25 @@ for u in fsgqa fsgqa2 123456-fsgqa; do
 done
 for f in passwd group shadow; do mount --bind $etc/$f /etc/$f || die "cannot bind-mount /etc/$f"; done
 
+# xfstests' common/rc decides by name what a filesystem supports: sized and
+# block-sized mkfs (most ENOSPC tests), metadata journaling, time ranges.
+# For a name it does not know it skips the sized mkfs and assumes a journal.
+# rext2 is ext2 on disk: unless XFSTESTS_AS_EXT2=0, bind-mount copies of
+# common/rc (every ext2 case label also names rext2) and common/config (the
+# ext2|ext3 label that loads common/ext4; not the one adding acl,user_xattr
+# mount options, which rext2 does not have) over the originals. The tree
+# itself is not changed.
+if [ "${XFSTESTS_AS_EXT2:-1}" = 1 ]; then
+	sed -E 's/^([[:space:]]*)ext2([|)])/\1ext2|rext2\2/' "$xdir/common/rc" >$etc/rc
+	sed -E 's/^([[:space:]]*)ext2\|ext3\)/\1ext2|ext3|rext2)/' "$xdir/common/config" >$etc/config
+	grep -q '^_scratch_mkfs_sized()' $etc/rc && [ "$(grep -c 'ext2|rext2' $etc/rc)" -ge 5 ] &&
+		grep -q 'ext2|ext3|rext2)' $etc/config ||
+		die "cannot adapt this xfstests' common/rc and common/config to rext2 (run with XFSTESTS_AS_EXT2=0)"
+	mount --bind $etc/rc "$xdir/common/rc" && mount --bind $etc/config "$xdir/common/config" ||
+		die "cannot bind-mount the adapted common/rc and common/config"
+	say "common/rc and common/config: rext2 handled as ext2 ($(grep -c 'rext2' $etc/rc) case labels)"
+fi
+
 # mkfs.rext2 and fsck.rext2, for util-linux mkfs/fsck (they search $PATH).
 export PATH=$REXT2_ROOT/ktests/xfstests/bin:$PATH
 

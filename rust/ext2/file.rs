@@ -6,7 +6,7 @@ use super::inode::{self, map_block};
 use super::superblock::{Ext2Sb, WriteMode};
 use super::{balloc, blockmap, indirect};
 use crate::ffi;
-use crate::vfs::folio::IovIter;
+use crate::vfs::folio::{self, IovIter};
 use crate::vfs::{self, Inode, OpsTable};
 use crate::write::{self, Allocate, Command, Held, Pages, WriteStats};
 use core::ffi::c_int;
@@ -140,10 +140,6 @@ unsafe extern "C" fn write_iter(iocb: *mut ffi::kiocb, from: *mut ffi::iov_iter)
     // SAFETY: live for the call; a regular file's mapping host is its inode.
     let inode = unsafe { Inode::from_raw((*(*(*iocb).ki_filp).f_mapping).host) };
     let info = Ext2Sb::of(inode.sb());
-    if info.write_mode() == WriteMode::Classic {
-        // SAFETY: live for the call.
-        return unsafe { ffi::generic_file_write_iter(iocb, from) };
-    }
     // SAFETY: live for the call; i_rwsem serialises writers as in
     // generic_file_write_iter.
     let mut ret = unsafe {
@@ -162,16 +158,25 @@ unsafe extern "C" fn write_iter(iocb: *mut ffi::kiocb, from: *mut ffi::iov_iter)
         ret = if r != 0 {
             r as isize
         } else {
-            // SAFETY: the iterator is the caller's, used by this task alone.
-            let mut src = unsafe { IovIter::from_raw(from) };
             // SAFETY: live for the call; i_rwsem held.
-            let mut pos = unsafe { (*iocb).ki_pos } as u64;
-            let r = write::perform_write(info, inode, &mut pos, &mut src);
-            // SAFETY: as above.
-            unsafe { (*iocb).ki_pos = pos as i64 };
-            match r {
-                Ok(n) => n as isize,
-                Err(e) => e.to_errno() as isize,
+            let start = unsafe { (*iocb).ki_pos } as u64;
+            // A write that starts past EOF leaves [EOF, start) inside the
+            // file: what a store through mmap left there must read as zeros.
+            folio::zero_past_eof(inode, inode.size(), start);
+            if info.write_mode() == WriteMode::Classic {
+                // SAFETY: live for the call, i_rwsem held; advances ki_pos.
+                unsafe { ffi::generic_perform_write(iocb, from) }
+            } else {
+                // SAFETY: the iterator is the caller's, used by this task alone.
+                let mut src = unsafe { IovIter::from_raw(from) };
+                let mut pos = start;
+                let r = write::perform_write(info, inode, &mut pos, &mut src);
+                // SAFETY: as above.
+                unsafe { (*iocb).ki_pos = pos as i64 };
+                match r {
+                    Ok(n) => n as isize,
+                    Err(e) => e.to_errno() as isize,
+                }
             }
         };
     }

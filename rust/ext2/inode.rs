@@ -405,6 +405,11 @@ pub(crate) fn set_size(inode: Inode, new_size: u64) -> Result {
         }
         // Excludes page faults (page_mkwrite) while pages and blocks go.
         ffi::rext2_h_invalidate_lock((*raw).i_mapping, true);
+    }
+    vfs::folio::zero_past_eof(inode, inode.size(), new_size);
+    // SAFETY: as above.
+    unsafe {
+        let raw = inode.as_ptr();
         ffi::truncate_setsize(raw, new_size as i64);
     }
     indirect::truncate_blocks(inode, new_size);

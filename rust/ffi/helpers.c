@@ -260,6 +260,13 @@ struct folio *rext2_h_grab_folio(struct address_space *mapping, pgoff_t index, i
 	return folio;
 }
 
+struct folio *rext2_h_lock_cached_folio(struct address_space *mapping, pgoff_t index)
+{
+	struct folio *folio = filemap_lock_folio(mapping, index);
+
+	return IS_ERR(folio) ? NULL : folio;
+}
+
 void rext2_h_folio_release(struct folio *folio)
 {
 	folio_unlock(folio);

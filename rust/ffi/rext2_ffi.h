@@ -97,6 +97,7 @@ void rext2_h_seq_puts(struct seq_file *m, const char *s);
 
 /* Page cache, buffer heads and user copies for the multipage write path. */
 struct folio *rext2_h_grab_folio(struct address_space *mapping, pgoff_t index, int *err);
+struct folio *rext2_h_lock_cached_folio(struct address_space *mapping, pgoff_t index);
 void rext2_h_folio_release(struct folio *folio);
 bool rext2_h_folio_uptodate(struct folio *folio);
 size_t rext2_h_folio_size(struct folio *folio);

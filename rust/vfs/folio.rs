@@ -38,6 +38,16 @@ impl LockedFolio {
             })
     }
 
+    /// The folio at page `index` of `inode`'s mapping, locked, if it is
+    /// cached; `None` if it is not (nothing is read or created).
+    pub(crate) fn lock_cached(inode: Inode, index: u64) -> Option<LockedFolio> {
+        // SAFETY: the inode is live, so is its mapping; the helper returns
+        // NULL or a locked, referenced folio.
+        let folio = unsafe { ffi::rext2_h_lock_cached_folio((*inode.as_ptr()).i_mapping, index as _) };
+        // INVARIANT: a non-null folio is locked and referenced.
+        NonNull::new(folio).map(|folio| LockedFolio { folio })
+    }
+
     fn as_ptr(&self) -> *mut ffi::folio {
         self.folio.as_ptr()
     }
@@ -299,6 +309,26 @@ pub(crate) fn truncate_pagecache_range(inode: Inode, start: u64, end: u64) {
 pub(crate) fn set_i_size(inode: Inode, size: u64) {
     // SAFETY: the inode is live; i_size_write needs i_rwsem, held.
     unsafe { ffi::rext2_h_i_size_write(inode.as_ptr(), size as i64) }
+}
+
+const PAGE_SIZE: u64 = kernel::page::PAGE_SIZE as u64;
+
+/// Before `i_size` grows from `old` to `new`: zeroes the bytes past `old`
+/// (up to `new`) in the cached folio that straddles `old`. A store through
+/// mmap may write the whole EOF page, and writeback zeroes its tail only when
+/// it runs; once the size covers those bytes they would read back as data.
+pub(crate) fn zero_past_eof(inode: Inode, old: u64, new: u64) {
+    if new <= old || old % PAGE_SIZE == 0 {
+        return;
+    }
+    let Some(folio) = LockedFolio::lock_cached(inode, old / PAGE_SIZE) else {
+        return;
+    };
+    let (pos, size) = (folio.pos(), folio.size() as u64);
+    if (pos..pos + size).contains(&old) {
+        let end = new.min(pos + size);
+        folio.zero((old - pos) as usize, (end - old) as usize);
+    }
 }
 
 /// After `i_size` grew from `old` to `new`: lets page faults re-check the
