@@ -43,7 +43,8 @@ impl LockedFolio {
     pub(crate) fn lock_cached(inode: Inode, index: u64) -> Option<LockedFolio> {
         // SAFETY: the inode is live, so is its mapping; the helper returns
         // NULL or a locked, referenced folio.
-        let folio = unsafe { ffi::rext2_h_lock_cached_folio((*inode.as_ptr()).i_mapping, index as _) };
+        let folio =
+            unsafe { ffi::rext2_h_lock_cached_folio((*inode.as_ptr()).i_mapping, index as _) };
         // INVARIANT: a non-null folio is locked and referenced.
         NonNull::new(folio).map(|folio| LockedFolio { folio })
     }
