@@ -273,11 +273,6 @@ void rext2_h_folio_release(struct folio *folio)
 	folio_put(folio);
 }
 
-bool rext2_h_folio_uptodate(struct folio *folio)
-{
-	return folio_test_uptodate(folio);
-}
-
 size_t rext2_h_folio_size(struct folio *folio)
 {
 	return folio_size(folio);
@@ -316,21 +311,6 @@ struct buffer_head *rext2_h_folio_buffers(struct folio *folio, unsigned long blo
 	return head ? head : create_empty_buffers(folio, blocksize, 0);
 }
 
-bool rext2_h_buffer_uptodate(struct buffer_head *bh)
-{
-	return buffer_uptodate(bh);
-}
-
-bool rext2_h_buffer_mapped(struct buffer_head *bh)
-{
-	return buffer_mapped(bh);
-}
-
-bool rext2_h_buffer_dirty(struct buffer_head *bh)
-{
-	return buffer_dirty(bh);
-}
-
 void rext2_h_clear_buffer_uptodate(struct buffer_head *bh)
 {
 	clear_buffer_uptodate(bh);
@@ -354,11 +334,6 @@ int rext2_h_bh_read(struct buffer_head *bh)
 void rext2_h_clean_bdev_aliases(struct super_block *sb, sector_t block, sector_t len)
 {
 	clean_bdev_aliases(sb->s_bdev, block, len);
-}
-
-size_t rext2_h_iov_count(const struct iov_iter *i)
-{
-	return iov_iter_count(i);
 }
 
 void rext2_h_inode_lock(struct inode *inode, bool lock)
