@@ -203,8 +203,9 @@ unsafe extern "C" fn write_iter(iocb: *mut ffi::kiocb, from: *mut ffi::iov_iter)
     ret
 }
 
-/// `file_operations::fsync`: data, then the metadata buffers and inode,
-/// then a cache flush of the device.
+/// `file_operations::fsync`: the metadata of earlier frees if any is
+/// unflushed (see `Ext2Sb::flush_frees`), the data, then the metadata
+/// buffers and inode, then a cache flush of the device.
 ///
 /// # Safety
 ///
@@ -215,6 +216,12 @@ pub(crate) unsafe extern "C" fn fsync(
     end: ffi::loff_t,
     datasync: c_int,
 ) -> c_int {
+    // SAFETY: live for the call.
+    let inode = unsafe { Inode::from_raw((*file).f_inode) };
+    let sb = inode.sb();
+    if let Err(e) = Ext2Sb::of(sb).flush_frees(sb) {
+        return e.to_errno();
+    }
     // SAFETY: live for the call.
     unsafe { ffi::generic_buffers_fsync(file, start, end, datasync != 0) }
 }

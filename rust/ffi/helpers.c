@@ -262,7 +262,8 @@ struct folio *rext2_h_grab_folio(struct address_space *mapping, pgoff_t index, i
 
 struct folio *rext2_h_lock_cached_folio(struct address_space *mapping, pgoff_t index)
 {
-	struct folio *folio = filemap_lock_folio(mapping, index);
+	/* Stable: the caller changes the folio, which may be under writeback. */
+	struct folio *folio = __filemap_get_folio(mapping, index, FGP_LOCK | FGP_STABLE, 0);
 
 	return IS_ERR(folio) ? NULL : folio;
 }
