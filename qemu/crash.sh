@@ -8,8 +8,9 @@
 # stops starting new rounds after that long (make soak).
 # Per round, on one 256 MiB disk image kept across the round:
 #   1. boot, mkfs (first round) or reuse, mount rext2 (write= alternates),
-#      run ktests/tools/crashload.py write; 4-16 s into it the guest resets
-#      itself at once (sysrq b: no sync, no umount, the page cache is lost);
+#      run ktests/tools/crashload.py write; 4-16 s after its first durable
+#      file the guest resets itself at once (sysrq b: no sync, no umount,
+#      the page cache is lost); a round with no durable file fails;
 #   2. boot again: e2fsck -fy (what it repaired is recorded: ext2 has no
 #      journal, so a crash leaves work for it), then e2fsck -fn must be
 #      clean, and every file crashload.py recorded as fsync'd or synced
@@ -54,7 +55,10 @@ for ((r = 0; r < rounds; r++)); do
 	bash "$here/vm.sh" --disk "$img" --timeout 300 --out "$work/out1" -- bash -c "
 		$mkfs insmod rext2.ko && mkdir -p /tmp/m && mount -t $wfs /dev/vda /tmp/m &&
 		touch \$REXT2_OUT/durable.log || exit 1
-		( sleep $kill_after; echo b >/proc/sysrq-trigger ) &
+		# The clock starts at the first durable file (a loaded host can
+		# take seconds to get there), so that every round has some.
+		( for i in \$(seq 240); do [ -s \$REXT2_OUT/durable.log ] && break; sleep 0.5; done
+		  sleep $kill_after; echo b >/proc/sysrq-trigger ) &
 		python3 ktests/tools/crashload.py write /tmp/m \$REXT2_OUT/durable.log $rs ${frees}
 	" >"$work/run1.log" 2>&1 || rc=$?
 	# 125: the guest went away before the command finished, as it should.
@@ -80,7 +84,10 @@ for ((r = 0; r < rounds; r++)); do
 		awk '{n = $1; $1 = ""; printf "%s%s x%d", (NR > 1 ? "; " : ""), substr($0, 2), n}' || true)
 	echo "$kinds" >>"$work/../crash-repairs.log"
 	durable=$(wc -l <"$work/durable.log")
-	if [ "$rc" = 0 ]; then
+	if [ "$rc" = 0 ] && [ "$durable" = 0 ]; then
+		echo "round $r (write=$mode, killed at ${kill_after}s): FAILED: no file became durable before the crash, nothing was checked"
+		bad=$((bad + 1))
+	elif [ "$rc" = 0 ]; then
 		echo "round $r (write=$mode, killed at ${kill_after}s): $durable durable files intact under rext2 and ext2; e2fsck repaired: ${kinds:-nothing}"
 	else
 		echo "round $r (write=$mode, killed at ${kill_after}s): FAILED (status $rc); e2fsck repaired: ${kinds:-nothing}"; tail -30 "$work/run2.log"

@@ -24,6 +24,8 @@
 #   TESTS / GROUP         see above
 #   XFSTESTS_WRITE        multipage (default) | classic: rext2's write= option
 #   XFSTESTS_MKFS_OPTIONS mke2fs options for every mkfs (MKFS_OPTIONS), e.g. "-b 1024"
+#   XFSTESTS_AS_EXT2=0    do not handle rext2 as ext2 in xfstests' common/rc
+#                         (see ktests/xfstests/guest.sh)
 #   XFSTESTS_FRESH=1      forget this config's earlier results first
 #   XFSTESTS_RETRY=1      run again the selected tests that failed earlier
 #   XFSTESTS_BOOT_TIMEOUT seconds per VM boot (default 3600)
@@ -75,7 +77,10 @@ fi
 write=${XFSTESTS_WRITE:-multipage}
 case $write in multipage | classic) ;; *) die "XFSTESTS_WRITE must be multipage or classic" ;; esac
 mkfs_opts=${XFSTESTS_MKFS_OPTIONS:-}
+as_ext2=${XFSTESTS_AS_EXT2:-1}
+case $as_ext2 in 0 | 1) ;; *) die "XFSTESTS_AS_EXT2 must be 0 or 1" ;; esac
 config=$write
+[ "$as_ext2" = 1 ] || config+=-not-as-ext2
 [ -z "$mkfs_opts" ] || config+=-$(echo "$mkfs_opts" | tr -c 'A-Za-z0-9=\n' '_' | tr -s _)
 state=${XFSTESTS_RESULTS:-$REXT2_ROOT/target/xfstests}/$config
 status=$state/status.txt
@@ -143,7 +148,7 @@ while :; do
 	out=$state/boot
 	vmrc=0
 	bash "$here/vm.sh" --out "$out" --timeout "$boot_timeout" --mem 2048 --cpus 2 --disk "$disk" --disk "$disk" -- \
-		env XFSTESTS_DIR="$xdir" XFSTESTS_WRITE="$write" XFSTESTS_MKFS_OPTIONS="$mkfs_opts" \
+		env XFSTESTS_DIR="$xdir" XFSTESTS_WRITE="$write" XFSTESTS_MKFS_OPTIONS="$mkfs_opts" XFSTESTS_AS_EXT2="$as_ext2" \
 		bash ktests/xfstests/guest.sh "${todo[@]}" || vmrc=$?
 	vmres=$(cat "$out/vm-result" 2>/dev/null || echo did-not-run)
 	stamp=$(date +%Y%m%d-%H%M%S)

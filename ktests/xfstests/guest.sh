@@ -10,6 +10,7 @@
 #   XFSTESTS_DIR            a built xfstests tree, visible in the guest (read-only)
 #   XFSTESTS_WRITE          multipage (default) | classic: rext2's write= mount option
 #   XFSTESTS_MKFS_OPTIONS   extra mke2fs options (MKFS_OPTIONS), e.g. "-b 1024"
+#   XFSTESTS_AS_EXT2        1 (default): handle rext2 as ext2 in common/rc
 # Disks: /dev/vda is TEST_DEV, /dev/vdb SCRATCH_DEV. Results go to
 # $REXT2_OUT/results (RESULT_BASE); check's output (stdout) is what
 # qemu/xfstests.sh parses. No xunit report (-R xunit): it costs ~20 s per

@@ -80,9 +80,15 @@ pub(crate) fn reserve(info: &Ext2Sb, st: &mut AllocState, n: u64) -> bool {
 }
 
 /// [`reserve`], but only when at least `room` times `n` blocks are
-/// available (one look at the free count, which asks `capable()`).
+/// [`available`].
 pub(crate) fn reserve_with_room(info: &Ext2Sb, st: &mut AllocState, n: u64, room: u64) -> bool {
-    if n.saturating_mul(room.max(1)) > available(info, st) {
+    let want = n.saturating_mul(room.max(1));
+    let free = st.free_blocks.saturating_sub(st.reserved);
+    // As ext2_has_free_blocks: the capability is asked only when the
+    // blocks reserved for root would be needed.
+    let fits = want <= free.saturating_sub(info.disk.r_blocks_count as u64)
+        || (want <= free && may_use_reserved());
+    if !fits {
         return false;
     }
     st.reserved += n;

@@ -34,36 +34,8 @@ impl Allocate for Ext2Sb {
         };
         match cmd {
             Command::Reserve => self.reserve(inode, off, len, first, n, held),
-            Command::Map => {
-                let pages = pages.ok_or(EINVAL)?;
-                let mut l = first;
-                while l < first + n {
-                    let want = (first + n - l).min(u32::MAX as u64) as u32;
-                    match map_block(inode, l, want)? {
-                        Some(ext) => {
-                            pages.map_blocks(l, ext.pblk as u64, ext.len as u64, false);
-                            l += ext.len as u64;
-                        }
-                        None => l += 1,
-                    }
-                }
-                Ok(0)
-            }
-            Command::Alloc => {
-                let pages = pages.ok_or(EINVAL)?;
-                let before = held.0;
-                let runs = indirect::alloc_range(inode, first, n, &mut held.0, |l, p, k, new| {
-                    pages.map_blocks(l, p, k, new)
-                })?;
-                let s = &self.write_stats;
-                s.add(ffi::rext2_stat_REXT2_STAT_ALLOCS, 1);
-                s.add(ffi::rext2_stat_REXT2_STAT_ALLOC_RUNS, runs);
-                s.add(
-                    ffi::rext2_stat_REXT2_STAT_ALLOC_BLOCKS,
-                    before.saturating_sub(held.0),
-                );
-                Ok(0)
-            }
+            Command::Map => self.map(inode, pages.ok_or(EINVAL)?, first, n),
+            Command::Alloc => self.alloc(inode, pages.ok_or(EINVAL)?, first, n, held),
             Command::Unreserve => {
                 if held.0 == 0 {
                     return Ok(0);
@@ -82,6 +54,48 @@ impl Allocate for Ext2Sb {
 }
 
 impl Ext2Sb {
+    /// `Command::Map` of blocks `[first, first+n)`. Out of line, as `alloc`.
+    #[inline(never)]
+    fn map(&self, inode: Inode, pages: &Pages, first: u64, n: u64) -> Result<u64> {
+        let mut l = first;
+        while l < first + n {
+            let want = (first + n - l).min(u32::MAX as u64) as u32;
+            match map_block(inode, l, want)? {
+                Some(ext) => {
+                    pages.map_blocks(l, ext.pblk as u64, ext.len as u64, false);
+                    l += ext.len as u64;
+                }
+                None => l += 1,
+            }
+        }
+        Ok(0)
+    }
+
+    /// `Command::Alloc` of blocks `[first, first+n)`. Out of line: inlined,
+    /// its large frame made every `Reserve` and `Unreserve` call pay for it.
+    #[inline(never)]
+    fn alloc(
+        &self,
+        inode: Inode,
+        pages: &Pages,
+        first: u64,
+        n: u64,
+        held: &mut Held,
+    ) -> Result<u64> {
+        let before = held.0;
+        let runs = indirect::alloc_range(inode, first, n, &mut held.0, |l, p, k, new| {
+            pages.map_blocks(l, p, k, new)
+        })?;
+        let s = &self.write_stats;
+        s.add(ffi::rext2_stat_REXT2_STAT_ALLOCS, 1);
+        s.add(ffi::rext2_stat_REXT2_STAT_ALLOC_RUNS, runs);
+        s.add(
+            ffi::rext2_stat_REXT2_STAT_ALLOC_BLOCKS,
+            before.saturating_sub(held.0),
+        );
+        Ok(0)
+    }
+
     /// `Command::Reserve`: the blocks a write of `n` blocks from `first`
     /// needs. With plenty of free space, the worst case (every block a
     /// hole, every indirect block missing), known without reading the map;
@@ -189,8 +203,9 @@ unsafe extern "C" fn write_iter(iocb: *mut ffi::kiocb, from: *mut ffi::iov_iter)
     ret
 }
 
-/// `file_operations::fsync`: data, then the metadata buffers and inode,
-/// then a cache flush of the device.
+/// `file_operations::fsync`: the metadata of earlier frees if any is
+/// unflushed (see `Ext2Sb::flush_frees`), the data, then the metadata
+/// buffers and inode, then a cache flush of the device.
 ///
 /// # Safety
 ///
@@ -201,6 +216,12 @@ pub(crate) unsafe extern "C" fn fsync(
     end: ffi::loff_t,
     datasync: c_int,
 ) -> c_int {
+    // SAFETY: live for the call.
+    let inode = unsafe { Inode::from_raw((*file).f_inode) };
+    let sb = inode.sb();
+    if let Err(e) = Ext2Sb::of(sb).flush_frees(sb) {
+        return e.to_errno();
+    }
     // SAFETY: live for the call.
     unsafe { ffi::generic_buffers_fsync(file, start, end, datasync != 0) }
 }

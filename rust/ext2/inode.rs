@@ -259,12 +259,22 @@ unsafe extern "C" fn readahead(rac: *mut ffi::readahead_control) {
 }
 
 /// Undoes what a failed or short write allocated past EOF.
+/// Frees the blocks of `inode` past `size` and puts its new state into its
+/// on-disk record, in one free section (see [`Ext2Sb::free_section`]).
+fn free_blocks_past(inode: Inode, size: u64) {
+    Ext2Sb::of(inode.sb()).free_section(|| {
+        indirect::truncate_blocks(inode, size);
+        // A failure was reported (errors=); the inode stays dirty.
+        let _ = write_inode_now(inode, false);
+    })
+}
+
 fn write_failed(inode: Inode, to: i64) {
     let size = inode.size() as i64;
     if to > size {
         // SAFETY: the inode is live and its i_rwsem is held by the writer.
         unsafe { ffi::truncate_pagecache(inode.as_ptr(), size) };
-        indirect::truncate_blocks(inode, size as u64);
+        free_blocks_past(inode, size as u64);
     }
 }
 
@@ -412,7 +422,7 @@ pub(crate) fn set_size(inode: Inode, new_size: u64) -> Result {
         let raw = inode.as_ptr();
         ffi::truncate_setsize(raw, new_size as i64);
     }
-    indirect::truncate_blocks(inode, new_size);
+    free_blocks_past(inode, new_size);
     // SAFETY: taken above.
     unsafe { ffi::rext2_h_invalidate_lock((*inode.as_ptr()).i_mapping, false) };
     // SAFETY: as above.
@@ -719,9 +729,10 @@ pub(crate) unsafe extern "C" fn evict_inode(raw: *mut ffi::inode) {
         // Only block pointers are freed: a fast symlink's target or a
         // device number in i_block would free someone else's blocks.
         if owns_data_blocks(inode) {
-            indirect::truncate_blocks(inode, 0);
+            free_blocks_past(inode, 0);
+        } else {
+            let _ = write_inode_now(inode, false);
         }
-        let _ = write_inode_now(inode, false);
     }
     // SAFETY: as above.
     unsafe {

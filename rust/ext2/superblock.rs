@@ -124,6 +124,12 @@ pub(crate) struct Ext2Sb {
     stats_dir: AtomicPtr<StatsDir>,
     #[pin]
     pub(crate) state: Mutex<AllocState>,
+    /// Held while blocks are freed and the freeing inode's new state is
+    /// put into its on-disk record (see [`Ext2Sb::free_section`]).
+    #[pin]
+    free_order: Mutex<()>,
+    /// Blocks were freed since an fsync last wrote the metadata out.
+    frees_unflushed: AtomicBool,
 }
 
 impl Ext2Sb {
@@ -172,6 +178,44 @@ impl Ext2Sb {
 
     pub(crate) fn write_mode(&self) -> WriteMode {
         WriteMode::from_u32(self.write_mode.load(Ordering::Relaxed))
+    }
+
+    /// Runs `free`, which frees blocks of an inode and puts the inode's new
+    /// state into its on-disk record, as one section that
+    /// [`Ext2Sb::flush_frees`] waits for.
+    ///
+    /// ext2 has no ordering between the inode that frees a block and a file
+    /// that reuses it. If the reuser is fsync'd while the freeing inode's
+    /// new state is still only in memory and the machine then crashes, the
+    /// disk has two owners for the block; when the old owner held it as an
+    /// indirect block, e2fsck reads the new owner's data as block pointers
+    /// and "repairs" it. So the sections mark that frees are unflushed, and
+    /// fsync writes the metadata out first when they are.
+    pub(crate) fn free_section<T>(&self, free: impl FnOnce() -> T) -> T {
+        let _nofs = crate::vfs::folio::NoFs::enter();
+        let _section = self.free_order.lock();
+        self.frees_unflushed.store(true, Ordering::Release);
+        free()
+    }
+
+    /// Before an fsync: if blocks were freed since the last flush, writes
+    /// out every dirty metadata buffer (the freeing inodes' records and
+    /// indirect blocks among them), so that no block the fsync'd file took
+    /// over is still claimed on disk by its former owner.
+    pub(crate) fn flush_frees(&self, sb: SuperBlock) -> Result {
+        // Waits for free sections in progress: their records are then in
+        // the buffers written below.
+        let unflushed = {
+            let _section = self.free_order.lock();
+            self.frees_unflushed.swap(false, Ordering::AcqRel)
+        };
+        if unflushed {
+            if let Err(e) = sb.sync_device() {
+                self.frees_unflushed.store(true, Ordering::Release);
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// Publishes the reservation total (called with it changed).
@@ -720,6 +764,8 @@ fn fill_super_inner(sb: SuperBlock, fc: *mut ffi::fs_context) -> Result {
             write_stats: WriteStats::new(),
             stats_dir: AtomicPtr::new(core::ptr::null_mut()),
             state <- new_mutex!(AllocState { groups, free_blocks, free_inodes, reserved: 0, mount_state }, "rext2_alloc"),
+            free_order <- new_mutex!((), "rext2_free_order"),
+            frees_unflushed: AtomicBool::new(false),
         }),
         GFP_KERNEL,
     )?;

@@ -262,7 +262,8 @@ struct folio *rext2_h_grab_folio(struct address_space *mapping, pgoff_t index, i
 
 struct folio *rext2_h_lock_cached_folio(struct address_space *mapping, pgoff_t index)
 {
-	struct folio *folio = filemap_lock_folio(mapping, index);
+	/* Stable: the caller changes the folio, which may be under writeback. */
+	struct folio *folio = __filemap_get_folio(mapping, index, FGP_LOCK | FGP_STABLE, 0);
 
 	return IS_ERR(folio) ? NULL : folio;
 }
@@ -271,11 +272,6 @@ void rext2_h_folio_release(struct folio *folio)
 {
 	folio_unlock(folio);
 	folio_put(folio);
-}
-
-bool rext2_h_folio_uptodate(struct folio *folio)
-{
-	return folio_test_uptodate(folio);
 }
 
 size_t rext2_h_folio_size(struct folio *folio)
@@ -316,21 +312,6 @@ struct buffer_head *rext2_h_folio_buffers(struct folio *folio, unsigned long blo
 	return head ? head : create_empty_buffers(folio, blocksize, 0);
 }
 
-bool rext2_h_buffer_uptodate(struct buffer_head *bh)
-{
-	return buffer_uptodate(bh);
-}
-
-bool rext2_h_buffer_mapped(struct buffer_head *bh)
-{
-	return buffer_mapped(bh);
-}
-
-bool rext2_h_buffer_dirty(struct buffer_head *bh)
-{
-	return buffer_dirty(bh);
-}
-
 void rext2_h_clear_buffer_uptodate(struct buffer_head *bh)
 {
 	clear_buffer_uptodate(bh);
@@ -354,11 +335,6 @@ int rext2_h_bh_read(struct buffer_head *bh)
 void rext2_h_clean_bdev_aliases(struct super_block *sb, sector_t block, sector_t len)
 {
 	clean_bdev_aliases(sb->s_bdev, block, len);
-}
-
-size_t rext2_h_iov_count(const struct iov_iter *i)
-{
-	return iov_iter_count(i);
 }
 
 void rext2_h_inode_lock(struct inode *inode, bool lock)

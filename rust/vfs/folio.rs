@@ -4,7 +4,9 @@
 
 use super::{Inode, SuperBlock};
 use crate::ffi;
-use core::ptr::NonNull;
+use core::cell::Cell;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicU64, Ordering};
 use kernel::prelude::*;
 
 /// A page-cache folio that this task holds locked and referenced.
@@ -13,8 +15,15 @@ use kernel::prelude::*;
 ///
 /// `folio` was returned locked and referenced by `__filemap_get_folio`
 /// and stays so until drop, which unlocks it and drops the reference.
+/// `pos` and `size` are its file offset and size, which cannot change
+/// while it is locked (kept here: the write path asks for them often).
 pub(crate) struct LockedFolio {
     folio: NonNull<ffi::folio>,
+    pos: u64,
+    size: usize,
+    /// Its buffer ring once [`LockedFolio::buffers`] has seen or attached
+    /// it (null before): buffers are not detached from a locked folio.
+    head: Cell<*mut ffi::buffer_head>,
 }
 
 impl LockedFolio {
@@ -26,16 +35,13 @@ impl LockedFolio {
         // NULL (with `err` set) or a locked, referenced folio.
         let folio =
             unsafe { ffi::rext2_h_grab_folio((*inode.as_ptr()).i_mapping, index as _, &mut err) };
-        // INVARIANT: a non-null folio is locked and referenced.
-        NonNull::new(folio)
-            .map(|folio| LockedFolio { folio })
-            .ok_or_else(|| {
-                if err < 0 {
-                    Error::from_errno(err)
-                } else {
-                    ENOMEM
-                }
-            })
+        NonNull::new(folio).map(LockedFolio::new).ok_or_else(|| {
+            if err < 0 {
+                Error::from_errno(err)
+            } else {
+                ENOMEM
+            }
+        })
     }
 
     /// The folio at page `index` of `inode`'s mapping, locked, if it is
@@ -45,8 +51,25 @@ impl LockedFolio {
         // NULL or a locked, referenced folio.
         let folio =
             unsafe { ffi::rext2_h_lock_cached_folio((*inode.as_ptr()).i_mapping, index as _) };
-        // INVARIANT: a non-null folio is locked and referenced.
-        NonNull::new(folio).map(|folio| LockedFolio { folio })
+        NonNull::new(folio).map(LockedFolio::new)
+    }
+
+    /// Takes over a folio this task holds locked and referenced.
+    fn new(folio: NonNull<ffi::folio>) -> LockedFolio {
+        // SAFETY: the folio is referenced (the caller's).
+        let (pos, size) = unsafe {
+            (
+                ffi::rext2_h_folio_pos(folio.as_ptr()) as u64,
+                ffi::rext2_h_folio_size(folio.as_ptr()),
+            )
+        };
+        // INVARIANT: locked and referenced (the caller's), pos and size read.
+        LockedFolio {
+            folio,
+            pos,
+            size,
+            head: Cell::new(ptr::null_mut()),
+        }
     }
 
     fn as_ptr(&self) -> *mut ffi::folio {
@@ -55,18 +78,23 @@ impl LockedFolio {
 
     /// File offset of the folio's first byte.
     pub(crate) fn pos(&self) -> u64 {
-        // SAFETY: the folio is referenced (type invariant).
-        unsafe { ffi::rext2_h_folio_pos(self.as_ptr()) as u64 }
+        self.pos
     }
 
     pub(crate) fn size(&self) -> usize {
-        // SAFETY: as in `pos`.
-        unsafe { ffi::rext2_h_folio_size(self.as_ptr()) }
+        self.size
     }
 
     pub(crate) fn is_uptodate(&self) -> bool {
-        // SAFETY: as in `pos`.
-        unsafe { ffi::rext2_h_folio_uptodate(self.as_ptr()) }
+        // SAFETY: the folio is referenced (type invariant); `flags` is an
+        // aligned word changed only by atomic bit operations. An acquire
+        // load is folio_test_uptodate's read and its smp_rmb().
+        let flags = unsafe {
+            AtomicU64::from_ptr(ptr::addr_of_mut!(
+                (*self.as_ptr()).__bindgen_anon_1.__bindgen_anon_1.flags
+            ))
+        };
+        flags.load(Ordering::Acquire) & (1 << ffi::pageflags_PG_uptodate) != 0
     }
 
     /// Zeroes `len` bytes from `start` (folio-relative).
@@ -100,9 +128,14 @@ impl LockedFolio {
 
     /// The folio's buffer_heads of `block_size` bytes, attached if absent.
     pub(crate) fn buffers(&self, block_size: usize) -> Buffers<'_> {
-        // SAFETY: the folio is locked by us, which is what attaching buffers
-        // requires; create_empty_buffers cannot fail (__GFP_NOFAIL).
-        let head = unsafe { ffi::rext2_h_folio_buffers(self.as_ptr(), block_size as _) };
+        let mut head = self.head.get();
+        if head.is_null() {
+            // SAFETY: the folio is locked by us, which is what attaching
+            // buffers requires; create_empty_buffers cannot fail
+            // (__GFP_NOFAIL).
+            head = unsafe { ffi::rext2_h_folio_buffers(self.as_ptr(), block_size as _) };
+            self.head.set(head);
+        }
         Buffers {
             head,
             next: head,
@@ -163,19 +196,27 @@ pub(crate) struct Buffer<'a> {
 }
 
 impl Buffer<'_> {
+    /// Tests a `BH_*` state bit as `buffer_uptodate()` and its kin do (an
+    /// acquire load, as `test_bit_acquire`), without a call into C: the
+    /// write path asks per buffer, per batch.
+    fn test(&self, bit: ffi::bh_state_bits) -> bool {
+        // SAFETY: the buffer lives while its folio is locked (lifetime);
+        // `b_state` is an aligned word changed only by atomic bit
+        // operations, so an atomic load of it is sound.
+        let state = unsafe { AtomicU64::from_ptr(ptr::addr_of_mut!((*self.bh).b_state)) };
+        state.load(Ordering::Acquire) & (1 << bit) != 0
+    }
+
     pub(crate) fn is_uptodate(&self) -> bool {
-        // SAFETY: the buffer lives while its folio is locked (lifetime).
-        unsafe { ffi::rext2_h_buffer_uptodate(self.bh) }
+        self.test(ffi::bh_state_bits_BH_Uptodate)
     }
 
     pub(crate) fn is_mapped(&self) -> bool {
-        // SAFETY: as in `is_uptodate`.
-        unsafe { ffi::rext2_h_buffer_mapped(self.bh) }
+        self.test(ffi::bh_state_bits_BH_Mapped)
     }
 
     pub(crate) fn is_dirty(&self) -> bool {
-        // SAFETY: as in `is_uptodate`.
-        unsafe { ffi::rext2_h_buffer_dirty(self.bh) }
+        self.test(ffi::bh_state_bits_BH_Dirty)
     }
 
     pub(crate) fn clear_uptodate(&self) {
@@ -232,9 +273,18 @@ impl IovIter {
         self.iter.as_ptr()
     }
 
+    /// The bytes left (`iov_iter_count`, read in place: the write path
+    /// asks per batch).
     pub(crate) fn count(&self) -> usize {
-        // SAFETY: live (constructor contract).
-        unsafe { ffi::rext2_h_iov_count(self.iter.as_ptr()) }
+        // SAFETY: live (constructor contract); `count` is the field
+        // iov_iter_count() reads, for every kind of iterator.
+        unsafe {
+            (*self.iter.as_ptr())
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .as_ref()
+                .count
+        }
     }
 
     /// Faults in up to `len` bytes of the source; returns how many could

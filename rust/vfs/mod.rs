@@ -242,6 +242,14 @@ impl SuperBlock {
         unsafe { (*self.as_ptr()).s_flags |= ffi::SB_RDONLY as core::ffi::c_ulong };
     }
 
+    /// Writes every dirty buffer of the underlying block device (the
+    /// filesystem's metadata) and waits for it.
+    pub(crate) fn sync_device(&self) -> Result {
+        // SAFETY: a block filesystem's `s_bdev` is set before fill_super
+        // and stays until kill_sb.
+        kernel::error::to_result(unsafe { ffi::sync_blockdev((*self.as_ptr()).s_bdev) })
+    }
+
     /// Size of the underlying block device in bytes.
     pub(crate) fn device_bytes(&self) -> u64 {
         // SAFETY: a block filesystem's `s_bdev` is set before fill_super.

@@ -185,14 +185,15 @@ impl Pages {
         let Some(first) = self.folios.first() else {
             return;
         };
-        let skip = (pos.saturating_sub(first.pos()) / PAGE_SIZE) as usize;
-        for folio in self.folios.iter().skip(skip) {
+        let mut i = (pos.saturating_sub(first.pos()) / PAGE_SIZE) as usize;
+        while let Some(folio) = self.folios.get(i) {
             if folio.pos() >= end {
                 break;
             }
             if let Some((from, to)) = plan::folio_span(pos, end, folio.pos(), folio.size() as u64) {
                 f(folio, from, to);
             }
+            i += 1;
         }
     }
 
