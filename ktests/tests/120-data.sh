@@ -34,7 +34,8 @@
 #            cache) after fsync, fdatasync (overwrite and extension), syncfs
 #            (sync -f), O_SYNC (dd oflag=sync) and O_DSYNC writes, msync,
 #            truncate + fsync, and fsync of a new file plus its directory
-#            (found by path)
+#            (found by path); a truncate or unlink, then an fsync of
+#            another file: the freeing inode's record is on disk by then
 # Everything is checked again after umount, e2fsck and a fresh mount; the
 # manifest must not change across the remount (attrs/ is left out of it:
 # reading would change the atimes it checks). With 4K blocks also: a file
@@ -56,7 +57,7 @@ start=$SECONDS
 flusher_off
 
 cat >"$WORK/data.py" <<'EOF'
-import hashlib, json, mmap, os, random, stat, subprocess, sys, time
+import hashlib, json, mmap, os, random, re, stat, subprocess, sys, time
 sys.path.insert(0, os.environ["TOOLS"])
 from rwlib import *
 
@@ -141,6 +142,17 @@ def disk_cat(ino):
     r = subprocess.run(["debugfs", "-D", "-R", "cat <%d>" % ino, DEV], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     return r.stdout
+
+def disk_inode(ino):
+    """(size, links, block list) of inode `ino` as debugfs reads them from
+    the disk with O_DIRECT."""
+    r = subprocess.run(["debugfs", "-D", "-R", "stat <%d>" % ino, DEV], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    out = r.stdout.decode(errors="replace")
+    size = re.search(r"Size: (\d+)", out)
+    links = re.search(r"Links: (\d+)", out)
+    blocks = out.split("BLOCKS:", 1)[1].strip() if "BLOCKS:" in out else ""
+    return (int(size.group(1)) if size else -1, int(links.group(1)) if links else -1, blocks)
 
 def disk_cat_path(p):
     r = subprocess.run(["debugfs", "-D", "-R", "cat %s" % p, DEV], stdout=subprocess.PIPE,
@@ -577,6 +589,30 @@ def durable_test():
     got = disk_cat(ino)
     c.eq((len(got), sha(got)), (len(data), sha(bytes(data))), "truncate + fsync on disk")
     os.close(fd)
+    # Blocks freed by one file (truncate, unlink), then another file
+    # fsync'd: by then the freeing file's new record must be on disk, so
+    # that after a crash no block the fsync'd file may have taken over is
+    # still claimed by its former owner (e2fsck would "repair" it).
+    for how in ("truncate", "unlink"):
+        old = D + "/freer-" + how
+        with open(old, "wb") as f:
+            f.write(rng.randbytes(200000))
+        os.sync()
+        ino = os.stat(old).st_ino
+        c.true(disk_inode(ino)[0] == 200000, "frees: %s: the record is on disk before" % how)
+        if how == "truncate":
+            os.truncate(old, 0)
+        else:
+            os.unlink(old)
+        fd = os.open(D + "/taker-" + how, os.O_CREAT | os.O_WRONLY, 0o644)
+        os.write(fd, rng.randbytes(50000))
+        os.fsync(fd)
+        os.close(fd)
+        size, links, blocks = disk_inode(ino)
+        c.eq((size, blocks), (0, ""), "frees: %s, then fsync of another file: the freeing "
+             "inode's record on disk (size, block list)" % how)
+        if how == "unlink":
+            c.eq(links, 0, "frees: unlink, then fsync of another file: links on disk")
     # syncfs (sync -f).
     p = D + "/syncfs"
     d2 = rng.randbytes(40000)
