@@ -600,11 +600,12 @@ def durable_test():
         os.sync()
         ino = os.stat(old).st_ino
         c.true(disk_inode(ino)[0] == 200000, "frees: %s: the record is on disk before" % how)
+        # Created first: it must not get the unlinked file's inode number.
+        fd = os.open(D + "/taker-" + how, os.O_CREAT | os.O_WRONLY, 0o644)
         if how == "truncate":
             os.truncate(old, 0)
         else:
             os.unlink(old)
-        fd = os.open(D + "/taker-" + how, os.O_CREAT | os.O_WRONLY, 0o644)
         os.write(fd, rng.randbytes(50000))
         os.fsync(fd)
         os.close(fd)
