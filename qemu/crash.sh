@@ -3,9 +3,10 @@
 # write-heavy workload on rext2, many times, and check what survived.
 #   qemu/crash.sh [ROUNDS] [SEED]      (make test runs 2 rounds; make soak more)
 # CRASH_FS=ext2 runs the workload on the kernel's C ext2 instead (the same
-# checks), for comparison. CRASH_FREES=1 lets the workload free blocks (truncate, rewrite) too; see
-# ktests/tools/crashload.py for why that is measured apart. CRASH_SECONDS
-# stops starting new rounds after that long (make soak).
+# checks), for comparison. The workload also frees blocks (truncates,
+# rewrites): see ktests/tools/crashload.py for why that matters on ext2;
+# CRASH_FREES=0 leaves that out. CRASH_SECONDS stops starting new rounds
+# after that long (make soak).
 # Per round, on one 256 MiB disk image kept across the round:
 #   1. boot, mkfs (first round) or reuse, mount rext2 (write= alternates),
 #      run ktests/tools/crashload.py write; 4-16 s after its first durable
@@ -32,7 +33,7 @@ trap 'rm -rf "$work"' EXIT
 img=$work/disk.img
 truncate -s 256M "$img"
 bad=0
-frees=$([ "${CRASH_FREES:-0}" = 1 ] && echo frees || true)
+frees=$([ "${CRASH_FREES:-1}" = 1 ] && echo frees || true)
 echo "crash: $rounds rounds, seed $seed${frees:+, with frees}"
 stop_at=$((SECONDS + ${CRASH_SECONDS:-1000000}))
 for ((r = 0; r < rounds; r++)); do

@@ -14,7 +14,8 @@ grow). With it, scratch files are also truncated and old names rewritten:
 ext2 has no ordering between the inode that frees a block and the file that
 reuses it, so after a crash e2fsck may read a reused block through the old
 owner's stale pointers (as an indirect block) and "repair" it: the known
-ext2 hazard that make soak measures.
+ext2 hazard. rext2 orders it (fsync writes the metadata of earlier frees
+first); qemu/crash.sh runs with frees unless CRASH_FREES=0.
 """
 
 import hashlib
