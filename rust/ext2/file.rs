@@ -144,8 +144,11 @@ impl Ext2Sb {
 /// another writer see ENOSPC early.
 const FAST_RESERVE_FACTOR: u64 = 4;
 
-/// `file_operations::write_iter`: the multipage path, or the classic one
-/// (`generic_file_write_iter` over write_begin/write_end) with `write=classic`.
+/// `file_operations::write_iter`: what `generic_file_write_iter` does
+/// around the copy (i_rwsem, checks, privileges, times, O_SYNC), plus the
+/// zeroing past EOF a write that starts beyond it needs; the copy itself
+/// is the multipage path, or with `write=classic` `generic_perform_write`
+/// over write_begin/write_end (page at a time).
 ///
 /// # Safety
 ///
