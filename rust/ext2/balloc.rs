@@ -83,12 +83,13 @@ pub(crate) fn reserve(info: &Ext2Sb, st: &mut AllocState, n: u64) -> bool {
 /// [`available`].
 pub(crate) fn reserve_with_room(info: &Ext2Sb, st: &mut AllocState, n: u64, room: u64) -> bool {
     let want = n.saturating_mul(room.max(1));
-    let free = st.free_blocks.saturating_sub(st.reserved);
-    // As ext2_has_free_blocks: the capability is asked only when the
-    // blocks reserved for root would be needed.
-    let fits = want <= free.saturating_sub(info.disk.r_blocks_count as u64)
-        || (want <= free && may_use_reserved());
-    if !fits {
+    // As ext2_has_free_blocks: `available` (which asks the capability) only
+    // when what is free beyond root's reserved blocks does not suffice.
+    let beyond_root = st
+        .free_blocks
+        .saturating_sub(st.reserved)
+        .saturating_sub(info.disk.r_blocks_count as u64);
+    if want > beyond_root && want > available(info, st) {
         return false;
     }
     st.reserved += n;
