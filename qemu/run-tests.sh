@@ -78,7 +78,7 @@ if [ $run_vm = 1 ]; then
 	for d in "${KTEST_DISKS[@]}"; do vmargs+=(--disk "$d"); done
 	# The guest does not inherit our environment: pass the KTEST_* knobs.
 	kenv=()
-	for v in KTEST_VERBOSE KTEST_TIMEOUT_SCALE KTEST_TESTS_DIR; do
+	for v in KTEST_VERBOSE KTEST_TIMEOUT_SCALE KTEST_TESTS_DIR KTEST_SEED; do
 		[ -z "${!v:-}" ] || kenv+=("$v=${!v}")
 	done
 	vmrc=0

@@ -16,7 +16,9 @@
 # booted again until every selected test has a result (XFSTESTS_BOOT_TIMEOUT
 # seconds per boot); a test running when the guest died (oops) is recorded
 # as failed, one running when a boot timed out is retried once in a fresh
-# boot, and recorded as failed (hang) if it times out again.
+# boot, and recorded as failed (hang) if it times out again. Ctrl-C or a
+# SIGTERM stops the VM and keeps what finished; the running test has no
+# result and runs first next time.
 #
 # Environment:
 #   XFSTESTS_DIR          a built xfstests tree (required); the guest must see
@@ -136,7 +138,15 @@ echo "=== xfstests, FSTYP=rext2, write=$write${mkfs_opts:+, MKFS_OPTIONS=$mkfs_o
 echo "    xfstests tree: $xdir ($(git -C "$xdir" describe --always --dirty 2>/dev/null || echo 'not a git tree'))"
 echo "    results: $state"
 start_all=$(date +%s)
-boot=0 retried='' interrupted=0
+boot=0 retried='' interrupted=0 vmpid=''
+# Ctrl-C (SIGINT to the whole process group) or a SIGTERM/SIGHUP to this
+# script is an interruption, not a test failure: stop the VM, keep the
+# results of the tests that finished, leave the running one for next time.
+on_signal() {
+	interrupted=1
+	[ -z "$vmpid" ] || kill -TERM "$vmpid" 2>/dev/null || true
+}
+trap on_signal INT TERM HUP
 while :; do
 	todo=()
 	for t in "${sel[@]}"; do
@@ -146,18 +156,26 @@ while :; do
 	boot=$((boot + 1))
 	echo "=== boot $boot: ${#todo[@]} test(s) to run (done earlier: $((${#sel[@]} - ${#todo[@]})))"
 	out=$state/boot
-	vmrc=0
+	# In the background, so that a signal reaches on_signal at once (bash
+	# runs traps only between foreground commands).
 	bash "$here/vm.sh" --out "$out" --timeout "$boot_timeout" --mem 2048 --cpus 2 --disk "$disk" --disk "$disk" -- \
 		env XFSTESTS_DIR="$xdir" XFSTESTS_WRITE="$write" XFSTESTS_MKFS_OPTIONS="$mkfs_opts" XFSTESTS_AS_EXT2="$as_ext2" \
-		bash ktests/xfstests/guest.sh "${todo[@]}" || vmrc=$?
+		bash ktests/xfstests/guest.sh "${todo[@]}" &
+	vmpid=$!
+	while :; do
+		vmrc=0
+		wait "$vmpid" || vmrc=$?
+		kill -0 "$vmpid" 2>/dev/null || break
+	done
+	vmpid=''
 	vmres=$(cat "$out/vm-result" 2>/dev/null || echo did-not-run)
 	stamp=$(date +%Y%m%d-%H%M%S)
 	cat "$out/output.log" >>"$state/check.log" 2>/dev/null || true
 	if ! grep -q '^xfstests-guest: .* running: ' "$out/output.log" 2>/dev/null; then
-		[ $vmrc -ge 128 ] && { echo "interrupted"; exit $vmrc; }
+		[ $interrupted = 0 ] || { echo "xfstests.sh: interrupted"; exit 130; }
 		die "the guest did not get to run xfstests (vm.sh: $vmres, exit $vmrc); see $out/output.log and $out/console.log"
 	fi
-	case $vmres in kernel-report | no-status | timeout)
+	[ $interrupted = 1 ] || case $vmres in kernel-report | no-status | timeout)
 		cp "$out/console.log" "$state/console-$stamp.log"
 		echo "xfstests.sh: boot $boot ended with '$vmres'; console log kept as $state/console-$stamp.log" ;;
 	esac
@@ -179,8 +197,8 @@ while :; do
 			# check runs the tests in sorted order: the first record is the
 			# test this boot started with.
 			[ $nrec = 1 ] && first_running=1
-			if [ $vmrc -ge 128 ] && [ "$vmres" != timeout ] && [ "$vmres" != no-status ]; then
-				interrupted=1 # Ctrl-C: run it again next time
+			if [ $interrupted = 1 ]; then
+				: # run it again next time
 			elif [ "$vmres" = timeout ] && [ -z "$first_running" ] && [[ " $retried " != *" $t "* ]]; then
 				retried+=" $t"
 				echo "xfstests.sh: $t was running when the boot timed out; it is run again in a fresh boot"
@@ -195,9 +213,8 @@ while :; do
 			;;
 		esac
 	done < <(parse_check "$out/output.log")
-	if [ $interrupted = 1 ] || { [ $vmrc -ge 128 ] && [ "$vmres" != timeout ]; }; then
+	if [ $interrupted = 1 ]; then
 		echo "xfstests.sh: interrupted; results so far are kept, run again to continue"
-		interrupted=1
 		break
 	fi
 	[ $progress = 1 ] || [ -n "$retried" ] || die "boot $boot recorded no result (vm.sh: $vmres); see $out/output.log"
@@ -226,4 +243,5 @@ echo "this invocation: $boot boot(s), $(($(date +%s) - start_all)) s"
 line="$np passed, $nf failed (${#expfail[@]} expected), $nn not run"
 [ $nx = 0 ] || line+=", $nx without a result"
 echo "$line"
+[ $interrupted = 0 ] || exit 130
 [ ${#unexpected[@]} = 0 ] && [ $nx = 0 ]

@@ -13,6 +13,10 @@ subcommand per concern, each run in one python process:
                                  on their own files, N appending O_APPEND
   mpwrite.py exercise DIR SEED OPS   random write/truncate/mmap write/read/
                                  fsync on a few files against a model
+  mpwrite.py syncstorm DIR N SECS   N appenders allocating blocks next to
+                                 the indirect blocks they fill in, while
+                                 others keep writing the block device back
+                                 (sync, truncate + fsync): no deadlock
 Each prints its checks and exits 1 on any failure.
 """
 
@@ -21,6 +25,7 @@ import mmap
 import os
 import random
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from rwlib import Checks, det_bytes, drop_caches, errname, max_dense_blocks  # noqa: E402
@@ -409,6 +414,64 @@ def exercise(d, seed, ops):
     c.done()
 
 
+# --- allocation against metadata writeback ------------------------------------
+
+def syncstorm(d, n, secs):
+    """n appenders grow files through the indirect range in 1-3 block
+    steps (each step links new blocks into an indirect block that shares a
+    block-device page with them), while 2 processes sync and 2 truncate a
+    file and fsync (which writes back the block device after frees). A
+    writer that holds a metadata buffer locked while it waits for a
+    block-device folio deadlocks against that writeback; every process must
+    finish within a grace period of the deadline."""
+    c = Checks("syncstorm")
+    deadline = time.monotonic() + secs
+    kinds = ["append"] * n + ["sync", "sync", "truncate", "truncate"]
+    pids = {}
+    for i, kind in enumerate(kinds):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                rounds = 0
+                while time.monotonic() < deadline:
+                    path = os.path.join(d, "s%d-%d" % (i, rounds % 8))
+                    if kind == "append":
+                        # 16 blocks of 1 KiB: the 13th creates the
+                        # indirect block, the next ones land beside it.
+                        with open(path, "wb") as f:
+                            data = det_bytes(i * 1000 + rounds, 16 * 1024)
+                            off = 0
+                            while off < len(data):
+                                k = 1024 * (1 + (off // 1024) % 3) - 7
+                                f.write(data[off:off + k])
+                                off += k
+                        if read_file(path) != data:
+                            code = 4
+                            break
+                    elif kind == "sync":
+                        os.sync()
+                    else:
+                        with open(path, "wb") as f:
+                            f.write(det_bytes(i, 64 * 1024))
+                            f.truncate(1000)
+                            os.fsync(f.fileno())
+                    rounds += 1
+            except OSError:
+                code = 3
+            os._exit(code)
+        pids[pid] = kind
+    grace = time.monotonic() + secs + 120
+    while pids and time.monotonic() < grace:
+        pid, st = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            time.sleep(0.5)
+            continue
+        c.eq(os.waitstatus_to_exitcode(st), 0, "%s process exit status" % pids.pop(pid))
+    c.eq(sorted(pids.values()), [], "processes still running 120 s after the deadline (deadlock)")
+    c.done()
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "faults":
@@ -423,6 +486,8 @@ def main(argv):
         concurrent(argv[2], int(argv[3]))
     elif cmd == "exercise":
         exercise(argv[2], int(argv[3]), int(argv[4]))
+    elif cmd == "syncstorm":
+        syncstorm(argv[2], int(argv[3]), int(argv[4]))
     else:
         sys.exit("mpwrite.py: unknown command %s" % cmd)
 

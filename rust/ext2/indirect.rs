@@ -569,46 +569,60 @@ pub(crate) fn alloc_range(
     let mut last = None;
     for seg in segs.iter() {
         let mut fill = |leaf: &mut dyn LeafArray| {
-            let mut i = 0usize;
-            while i < seg.len {
-                let l = seg.lblk + i as u64;
-                let old = leaf.get(seg.index + i);
-                let mut k = 1usize;
-                if old != 0 {
-                    while i + k < seg.len
-                        && leaf.get(seg.index + i + k) == old.wrapping_add(k as u32)
-                    {
-                        k += 1;
-                    }
-                    map(l, old as u64, k as u64, false);
-                    i += k;
+            for i in 0..seg.len {
+                if leaf.get(seg.index + i) != 0 {
                     continue;
                 }
                 let Some(r) = run.as_mut() else {
                     break;
                 };
-                while i + k < seg.len && leaf.get(seg.index + i + k) == 0 && (k as u32) < r.len {
-                    k += 1;
-                }
-                for j in 0..k {
-                    leaf.set(seg.index + i + j, r.pblk + j as u32);
-                }
-                map(l, r.pblk as u64, k as u64, true);
-                last = Some((l + k as u64 - 1, r.pblk + k as u32 - 1));
-                r.pblk += k as u32;
-                r.len -= k as u32;
+                leaf.set(seg.index + i, r.pblk);
+                last = Some((seg.lblk + i as u64, r.pblk));
+                r.pblk += 1;
+                r.len -= 1;
                 if r.len == 0 {
                     run = runs_left.next();
                 }
-                i += k;
             }
         };
         match &seg.leaf {
             Leaf::Inode => fill(&mut InodeLeaf(inode)),
             // An overwrite changes nothing in the leaf: do not dirty it.
-            Leaf::Block(bh, _) if seg.holes == 0 => fill(&mut ReadLeaf(bh.data())),
+            Leaf::Block(_, _) if seg.holes == 0 => {}
             Leaf::Block(bh, _) => bh.modify_for(inode, |b| fill(&mut BlockLeaf(b))),
             // Every missing leaf was created above.
+            Leaf::Missing(_) => {}
+        }
+    }
+
+    // Report the range's mapping only now, with no buffer locked: `map`
+    // may lock block-device folios (stale aliases of the new blocks), and
+    // writeback locks a folio before its buffers.
+    let is_new = |p: u32| runs.iter().any(|r| p >= r.pblk && p - r.pblk < r.len);
+    for seg in segs.iter() {
+        let mut report = |leaf: &dyn LeafArray| {
+            let mut i = 0usize;
+            while i < seg.len {
+                let p = leaf.get(seg.index + i);
+                if p == 0 {
+                    // Free space ran out mid-range: the rest stays a hole.
+                    break;
+                }
+                let new = is_new(p);
+                let mut k = 1usize;
+                while i + k < seg.len
+                    && leaf.get(seg.index + i + k) == p.wrapping_add(k as u32)
+                    && is_new(p.wrapping_add(k as u32)) == new
+                {
+                    k += 1;
+                }
+                map(seg.lblk + i as u64, p as u64, k as u64, new);
+                i += k;
+            }
+        };
+        match &seg.leaf {
+            Leaf::Inode => report(&InodeLeaf(inode)),
+            Leaf::Block(bh, _) => report(&ReadLeaf(bh.data())),
             Leaf::Missing(_) => {}
         }
     }
