@@ -19,6 +19,11 @@
 #            4 processes racing for the last blocks; free counts come back
 #   concurrent  4 writers on disjoint ranges of one file, 4 on their own
 #            files, 4 O_APPEND writers of 3000-byte records
+#   syncstorm  (1K blocks) 4 appenders whose blocks land beside the
+#            indirect blocks they fill in, while sync and truncate+fsync
+#            write the block device back: every process finishes (this
+#            deadlocked when the leaf's buffer stayed locked while the
+#            new blocks' block-device aliases were cleaned)
 #   exercise random write/truncate/mmap write/read/fsync on three files
 #            against a model, the same seed with write=multipage and
 #            write=classic; both images e2fsck-clean and identical in
@@ -107,6 +112,12 @@ mke2fs -q -F -t ext2 -b 2048 "$DA" 128M
 mount_fs "$RFS" "$DA" "$M"
 $MP concurrent "$M" 4 || fail "concurrent"
 finish "$DA" "$M" concurrent
+
+t_log "sync storm: allocation against block-device writeback"
+mke2fs -q -F -t ext2 -b 1024 "$DA" 64M
+mount_fs "$RFS" "$DA" "$M"
+$MP syncstorm "$M" 4 "${STORM_SECONDS:-30}" || fail "syncstorm"
+finish "$DA" "$M" syncstorm
 
 t_log "exerciser, seed $SEED, both write paths"
 ops=${OPS:-300}
