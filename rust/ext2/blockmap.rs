@@ -348,12 +348,17 @@ pub fn alloc_need<E>(
     Ok(need)
 }
 
-/// What allocating `[first, first+n)` costs when none of it is mapped: an
-/// upper bound for any map, known without reading it.
-pub fn worst_case_need(first: u64, n: u64, block_bits: u32) -> AllocNeed {
+/// The most that allocating `[first, first+n)` can take: every block a
+/// hole, every indirect block missing except those on the path of
+/// `mapped`, a block known to be mapped (its indirect blocks exist).
+/// Needs no map reads: the hint is what the filesystem remembers of its
+/// last allocation, which makes an append's bound exact.
+pub fn worst_case_need(first: u64, n: u64, block_bits: u32, mapped: Option<u64>) -> AllocNeed {
+    let known = mapped.and_then(|l| block_path(l, block_bits));
     let empty = |p: &BlockPath| -> Result<Slot, ()> {
+        let shared = known.as_ref().map_or(0, |k| shared_indirect(k, p));
         Ok(Slot {
-            missing_indirect: p.depth - 1,
+            missing_indirect: (p.depth - 1).saturating_sub(shared),
             entry: 0,
         })
     };
@@ -856,11 +861,46 @@ mod tests {
             }
             let first = rng.below(1500);
             let n = 1 + rng.below(700);
-            let worst = worst_case_need(first, n, bits);
+            let worst = worst_case_need(first, n, bits, None);
             let exact = alloc_need(first, n, bits, u64::MAX, |p| m.slot(p)).unwrap();
             assert!(exact.total() <= worst.total());
             assert_eq!(worst, model_need(&Model::new(bits), first, n, u64::MAX));
+            // With a mapped block as the hint: still a bound, and exact
+            // for a map that holds only that block.
+            if let Some(&hint) = m
+                .data
+                .iter()
+                .nth(rng.below(m.data.len() as u64 + 1) as usize)
+            {
+                let worst = worst_case_need(first, n, bits, Some(hint));
+                assert!(
+                    exact.total() <= worst.total(),
+                    "first {first} n {n} hint {hint}"
+                );
+                let mut only = Model::new(bits);
+                only.add(hint);
+                if hint < first || hint >= first + n {
+                    assert_eq!(worst, model_need(&only, first, n, u64::MAX));
+                }
+            }
         }
+    }
+
+    #[test]
+    fn worst_case_of_an_append_is_its_data() {
+        // 1K blocks: an append right after the last mapped block needs only
+        // its data while it stays in that block's leaf, and the new leaf
+        // (and above) when it crosses into the next.
+        let bits = 10;
+        let w = |first, n, hint| worst_case_need(first, n, bits, hint).total();
+        assert_eq!(w(20, 1, Some(19)), 1);
+        assert_eq!(w(20, 1, None), 2);
+        assert_eq!(w(12, 1, Some(11)), 2);
+        assert_eq!(w(300, 4, Some(299)), 4);
+        assert_eq!(w(300, 4, None), 6);
+        // 12 + 256 + 256: the first block of the second double-indirect leaf.
+        assert_eq!(w(524, 1, Some(523)), 2);
+        assert_eq!(w(523, 2, Some(522)), 3);
     }
 
     #[test]

@@ -98,7 +98,8 @@ impl Ext2Sb {
 
     /// `Command::Reserve`: the blocks a write of `n` blocks from `first`
     /// needs. With plenty of free space, the worst case (every block a
-    /// hole, every indirect block missing), known without reading the map;
+    /// hole, every indirect block missing but those the last allocation
+    /// used), known without reading the map;
     /// near full, the exact count read from the map, or the longest prefix
     /// of the range that the free space covers. `Alloc` uses what it needs
     /// and `Unreserve` returns the rest.
@@ -112,7 +113,10 @@ impl Ext2Sb {
         held: &mut Held,
     ) -> Result<u64> {
         let bits = self.geo.block_bits;
-        let worst = blockmap::worst_case_need(first, n, bits).total();
+        // The block the last allocation ended at is mapped: an append
+        // right after it reserves exactly its data blocks.
+        let hint = inode::last_mapped_block(inode);
+        let worst = blockmap::worst_case_need(first, n, bits, hint).total();
         {
             let mut st = self.state.lock();
             if balloc::reserve_with_room(self, &mut st, worst, FAST_RESERVE_FACTOR) {

@@ -69,6 +69,24 @@ fn info_ptr(inode: *mut ffi::inode) -> *mut ffi::rext2_inode_info {
         .cast()
 }
 
+/// The logical block the inode's last allocation ended at, when known: a
+/// mapped block, so the indirect blocks on its path exist. Read without the
+/// map lock: the caller holds i_rwsem, which keeps out truncate (the only
+/// thing that unmaps blocks and forgets this); an allocation racing from a
+/// page fault only moves it to another mapped block.
+pub(crate) fn last_mapped_block(inode: Inode) -> Option<u64> {
+    let ei = info_ptr(inode.as_ptr());
+    // SAFETY: the inode is live; READ_ONCE of two u32 fields that the map
+    // lock's holder may store concurrently (either value is valid).
+    let (lblk, pblk) = unsafe {
+        (
+            core::ptr::read_volatile(core::ptr::addr_of!((*ei).i_last_lblk)),
+            core::ptr::read_volatile(core::ptr::addr_of!((*ei).i_last_pblk)),
+        )
+    };
+    (pblk != 0).then_some(lblk as u64)
+}
+
 /// rext2's per-inode data, read-only view.
 pub(crate) fn info<'a>(inode: Inode) -> &'a ffi::rext2_inode_info {
     // SAFETY: `inode` is live and embedded in a rext2_inode_info.
