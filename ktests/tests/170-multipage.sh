@@ -5,8 +5,8 @@
 #   options  write= shown in /proc/mounts, classic/multipage via remount,
 #            bad values refused; an 8 MiB write goes in batches of at least
 #            8 pages (up to 256, as the dirty-throttle allowance permits),
-#            the counters under /sys/fs/rext2/<dev>/ move, a classic mount
-#            leaves them alone
+#            the counters under /sys/fs/rext2/<dev>/ move, appends reserve
+#            exactly (nothing given back), a classic mount leaves them alone
 #   faults   pwrite/pwritev from a buffer whose tail is unmapped: the short
 #            count and exact content, EFAULT when nothing can be copied; a
 #            source that is an mmap of the pages being written (the classic
@@ -74,6 +74,12 @@ assert_eq "$np" 2048 "pages locked in batches for one 8 MiB write"
 [ "$(stat_of batch_pages_max)" -ge 8 ] || fail "largest batch $(stat_of batch_pages_max) pages"
 [ "$(stat_of alloc_runs)" -ge 1 ] || fail "no allocation run counted"
 [ "$(stat_of reserved_blocks)" -ge 256 ] || fail "reserved_blocks $(stat_of reserved_blocks) < 256"
+# Appends right after the last allocated block reserve exactly what they
+# allocate (data, and the new leaf when they cross into one): nothing to
+# give back.
+r0=$(stat_of returns)
+dd if=/dev/zero of="$M/one" bs=4k count=300 oflag=append conv=notrunc status=none
+assert_eq "$(stat_of returns)" "$r0" "reservations given back by 300 appends of 4 KiB"
 mount -o remount,write=classic "$M" || fail "remount write=classic"
 grep -q " $M .*write=classic" /proc/mounts || fail "write=classic not shown after remount"
 w0=$(stat_of writes)

@@ -36,6 +36,19 @@ impl BlockPath {
         };
         leaf_len - last - 1
     }
+
+    /// Logical blocks from this path's block to the end of the subtree
+    /// under its entry at `level` (0: the `i_block` slot), itself included:
+    /// how far a hole reaches when that entry is 0.
+    pub fn subtree_remaining(&self, level: usize, addr_per_block: u64) -> u64 {
+        let mut rem = 1u64;
+        let mut scale = 1u64;
+        for j in (level + 1..self.depth).rev() {
+            rem += (addr_per_block - 1 - self.offsets[j] as u64) * scale;
+            scale *= addr_per_block;
+        }
+        rem
+    }
 }
 
 /// Addresses per indirect block for a block size of `1 << block_bits`.
@@ -882,6 +895,33 @@ mod tests {
                 if hint < first || hint >= first + n {
                     assert_eq!(worst, model_need(&only, first, n, u64::MAX));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn subtree_remaining_counts_the_blocks_under_an_entry() {
+        let bits = 10;
+        let apb = addr_per_block(bits);
+        let mut rng = XorShift(99);
+        for _ in 0..300 {
+            let lblk = match rng.below(3) {
+                0 => rng.below(300),
+                1 => 268 + rng.below(3 * 256),
+                _ => 65804 + rng.below(3 * 65536),
+            };
+            let p = block_path(lblk, bits).unwrap();
+            // Paths are ordered: the subtree's blocks are one run, so its
+            // last block shares the prefix and the next one does not.
+            for level in 0..p.depth {
+                let prefix = &p.offsets[..=level];
+                let under = |l: u64| {
+                    block_path(l, bits)
+                        .is_some_and(|q| q.depth == p.depth && &q.offsets[..=level] == prefix)
+                };
+                let n = p.subtree_remaining(level, apb);
+                assert!(n >= 1 && under(lblk + n - 1), "lblk {lblk} level {level}");
+                assert!(!under(lblk + n), "lblk {lblk} level {level}");
             }
         }
     }

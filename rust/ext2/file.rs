@@ -293,8 +293,91 @@ static FILE_FOPS: OpsTable<ffi::file_operations> = OpsTable(ffi::file_operations
 
 static FILE_IOPS: OpsTable<ffi::inode_operations> = OpsTable(ffi::inode_operations {
     setattr: Some(inode::setattr),
+    fiemap: Some(fiemap),
     ..vfs::zeroed()
 });
+
+/// `inode_operations::fiemap` (FIEMAP, `filefrag`): the block map through
+/// the kernel's iomap reporting, as the C ext2 does it.
+///
+/// # Safety
+///
+/// Called by the VFS with a live inode and fiemap request.
+unsafe extern "C" fn fiemap(
+    raw: *mut ffi::inode,
+    info: *mut ffi::fiemap_extent_info,
+    start: u64,
+    len: u64,
+) -> c_int {
+    // SAFETY: the VFS holds the inode for the call.
+    let inode = unsafe { Inode::from_raw(raw) };
+    // SAFETY: live for the call; i_rwsem keeps truncate away while the map
+    // is walked.
+    unsafe { ffi::rext2_h_inode_lock(raw, true) };
+    // Nothing lies past EOF (iomap_fiemap refuses a length of 0).
+    let len = len.min(inode.size().max(1));
+    // SAFETY: as above; the ops table is static.
+    let r = unsafe { ffi::iomap_fiemap(raw, info, start, len, &FIEMAP_OPS.0) };
+    // SAFETY: locked above.
+    unsafe { ffi::rext2_h_inode_lock(raw, false) };
+    r
+}
+
+static FIEMAP_OPS: OpsTable<ffi::iomap_ops> = OpsTable(ffi::iomap_ops {
+    iomap_begin: Some(fiemap_begin),
+    ..vfs::zeroed()
+});
+
+/// `iomap_ops::iomap_begin` for FIEMAP only (`IOMAP_REPORT`): the run of
+/// mapped blocks at `pos`, or the hole there (a whole missing indirect
+/// subtree at once, so a sparse file's holes cost a few calls).
+///
+/// # Safety
+///
+/// Called by `iomap_fiemap` with a live inode and its iomap to fill in.
+unsafe extern "C" fn fiemap_begin(
+    raw: *mut ffi::inode,
+    pos: ffi::loff_t,
+    length: ffi::loff_t,
+    _flags: core::ffi::c_uint,
+    map: *mut ffi::iomap,
+    _srcmap: *mut ffi::iomap,
+) -> c_int {
+    // SAFETY: the caller holds the inode (and its i_rwsem, in `fiemap`).
+    let inode = unsafe { Inode::from_raw(raw) };
+    let bits = Ext2Sb::of(inode.sb()).geo.block_bits;
+    let first = pos.max(0) as u64 >> bits;
+    let blocks = (length.max(1) as u64).div_ceil(1 << bits);
+    let found = {
+        // Page faults allocate under the map lock, not i_rwsem.
+        let _lock = inode::MapLock::lock(inode);
+        inode::map_range(inode, first, blocks.min(u32::MAX as u64) as u32)
+    };
+    let found = match found {
+        Ok(f) => f,
+        Err(e) => return e.to_errno(),
+    };
+    // SAFETY: `map` is the caller's to fill; the superblock is live.
+    unsafe {
+        (*map).flags = 0;
+        (*map).offset = (first << bits) as ffi::loff_t;
+        (*map).bdev = (*inode.sb().as_ptr()).s_bdev;
+        match found {
+            inode::Mapping::Mapped(ext) => {
+                (*map).type_ = ffi::IOMAP_MAPPED as u16;
+                (*map).addr = (ext.pblk as u64) << bits;
+                (*map).length = (ext.len as u64) << bits;
+                (*map).flags |= ffi::IOMAP_F_MERGED as u16;
+            }
+            inode::Mapping::Hole(n) => {
+                (*map).type_ = ffi::IOMAP_HOLE as u16;
+                (*map).addr = u64::MAX; // IOMAP_NULL_ADDR
+                (*map).length = n << bits;
+            }
+        }
+    }
+    0
+}
 
 pub(crate) fn set_file_ops(inode: Inode) {
     // SAFETY: I_NEW inode, ours alone.

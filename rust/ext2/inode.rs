@@ -143,14 +143,33 @@ pub(crate) struct Extent {
     pub(crate) len: u32,
 }
 
+/// What a logical block of a file is.
+pub(crate) enum Mapping {
+    /// The start of a run of mapped blocks.
+    Mapped(Extent),
+    /// The start of a hole of this many blocks (at least 1; it may end
+    /// earlier than the map's next data when the walk stops at a leaf).
+    Hole(u64),
+}
+
 /// Maps logical block `lblk` of `inode` to a run of at most `max` physical
 /// blocks. `Ok(None)` is a hole. Any pointer outside the filesystem is
 /// corruption (EUCLEAN), never followed.
 pub(crate) fn map_block(inode: Inode, lblk: u64, max: u32) -> Result<Option<Extent>> {
+    Ok(match map_range(inode, lblk, max)? {
+        Mapping::Mapped(ext) => Some(ext),
+        Mapping::Hole(_) => None,
+    })
+}
+
+/// [`map_block`], and for a hole how far it reaches: to the end of the
+/// subtree of a missing indirect block, or across the zero entries of the
+/// leaf (up to `max`).
+pub(crate) fn map_range(inode: Inode, lblk: u64, max: u32) -> Result<Mapping> {
     let sb = inode.sb();
     let geo = &Ext2Sb::of(sb).geo;
     let Some(path) = blockmap::block_path(lblk, geo.block_bits) else {
-        return Ok(None);
+        return Ok(Mapping::Hole(1));
     };
     let apb = blockmap::addr_per_block(geo.block_bits);
     let want = (max.max(1) as u64).min(path.leaf_remaining(apb) + 1) as usize;
@@ -162,9 +181,9 @@ pub(crate) fn map_block(inode: Inode, lblk: u64, max: u32) -> Result<Option<Exte
     }
     let mut ptr = i_block(inode, offs[0]);
     let mut bh = None;
-    for &idx in &offs[1..] {
+    for (level, &idx) in offs.iter().enumerate().skip(1) {
         if ptr == 0 {
-            return Ok(None);
+            return Ok(Mapping::Hole(path.subtree_remaining(level - 1, apb)));
         }
         if !geo.data_block_ok(ptr) {
             return Err(corrupt(
@@ -181,20 +200,24 @@ pub(crate) fn map_block(inode: Inode, lblk: u64, max: u32) -> Result<Option<Exte
     run_in_leaf(inode, &path, |i| layout::le32(b.data(), i * 4), want)
 }
 
-/// Counts the run of consecutive blocks starting at the path's last index
-/// in a leaf array read through `get`.
+/// The run starting at the path's last index in a leaf array read through
+/// `get`: consecutive blocks, or zero entries.
 fn run_in_leaf(
     inode: Inode,
     path: &BlockPath,
     get: impl Fn(usize) -> Option<u32>,
     want: usize,
-) -> Result<Option<Extent>> {
+) -> Result<Mapping> {
     let sb = inode.sb();
     let geo = &Ext2Sb::of(sb).geo;
     let first = path.offsets[path.depth - 1];
     let pblk = get(first).ok_or(EIO)?;
     if pblk == 0 {
-        return Ok(None);
+        let mut len = 1usize;
+        while len < want && get(first + len) == Some(0) {
+            len += 1;
+        }
+        return Ok(Mapping::Hole(len as u64));
     }
     if !geo.data_block_ok(pblk) {
         return Err(corrupt(
@@ -210,7 +233,7 @@ fn run_in_leaf(
             _ => break,
         }
     }
-    Ok(Some(Extent { pblk, len }))
+    Ok(Mapping::Mapped(Extent { pblk, len }))
 }
 
 /// `get_block_t` for reads: maps as many blocks as the buffer_head asks for.

@@ -12,6 +12,7 @@
 #include <linux/fs.h>
 #include <linux/fs_context.h>
 #include <linux/fs_parser.h>
+#include <linux/iomap.h>
 #include <linux/mpage.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
