@@ -371,8 +371,10 @@ unsafe extern "C" fn fiemap_begin(
             }
             inode::Mapping::Hole(n) => {
                 (*map).type_ = ffi::IOMAP_HOLE as u16;
-                (*map).addr = u64::MAX; // IOMAP_NULL_ADDR
-                (*map).length = n << bits;
+                // IOMAP_NULL_ADDR; no further than asked (`fiemap` stops
+                // at EOF).
+                (*map).addr = u64::MAX;
+                (*map).length = n.min(blocks) << bits;
             }
         }
     }

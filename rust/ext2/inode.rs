@@ -148,7 +148,8 @@ pub(crate) enum Mapping {
     /// The start of a run of mapped blocks.
     Mapped(Extent),
     /// The start of a hole of this many blocks (at least 1; it may end
-    /// earlier than the map's next data when the walk stops at a leaf).
+    /// earlier than the map's next data when the walk stops at a leaf, and
+    /// is `u64::MAX` past the addressable range).
     Hole(u64),
 }
 
@@ -169,7 +170,8 @@ pub(crate) fn map_range(inode: Inode, lblk: u64, max: u32) -> Result<Mapping> {
     let sb = inode.sb();
     let geo = &Ext2Sb::of(sb).geo;
     let Some(path) = blockmap::block_path(lblk, geo.block_bits) else {
-        return Ok(Mapping::Hole(1));
+        // Past what the map can address (a hostile i_size): all hole.
+        return Ok(Mapping::Hole(u64::MAX));
     };
     let apb = blockmap::addr_per_block(geo.block_bits);
     let want = (max.max(1) as u64).min(path.leaf_remaining(apb) + 1) as usize;
