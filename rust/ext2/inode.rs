@@ -617,6 +617,10 @@ fn fill_inode(sb: SuperBlock, inode: Inode) -> Result {
         (*ei).i_file_acl = d.file_acl;
         (*ei).i_block_group = layout::div_nz(ino as u64 - 1, geo.inodes_per_group as u64) as u32;
         (*ei).i_generation = d.generation;
+        // The slab object may have held another inode: its last allocation
+        // is no hint for this one (Reserve trusts it to be mapped).
+        (*ei).i_last_lblk = 0;
+        (*ei).i_last_pblk = 0;
         (*raw).i_mapping.as_mut().ok_or(EINVAL)?.a_ops = AOPS.as_ptr();
     }
     let max_bytes = layout::max_file_size(geo.block_bits);
