@@ -9,6 +9,8 @@
 # after that long (make soak).
 # Per round, on one 256 MiB disk image kept across the round:
 #   1. boot, mkfs (first round) or reuse, mount rext2 (write= alternates),
+#      delete the earlier rounds' files (frees; without it a long run fills
+#      the disk: names repeat in other directories from round to round),
 #      run ktests/tools/crashload.py write; 4-16 s after its first durable
 #      file the guest resets itself at once (sysrq b: no sync, no umount,
 #      the page cache is lost); a round with no durable file fails;
@@ -55,7 +57,7 @@ for ((r = 0; r < rounds; r++)); do
 	rc=0
 	bash "$here/vm.sh" --disk "$img" --timeout 300 --out "$work/out1" -- bash -c "
 		$mkfs insmod rext2.ko && mkdir -p /tmp/m && mount -t $wfs /dev/vda /tmp/m &&
-		touch \$REXT2_OUT/durable.log || exit 1
+		rm -rf /tmp/m/d[0-9]* && touch \$REXT2_OUT/durable.log || exit 1
 		# The clock starts at the first durable file (a loaded host can
 		# take seconds to get there), so that every round has some.
 		( for i in \$(seq 240); do [ -s \$REXT2_OUT/durable.log ] && break; sleep 0.5; done
