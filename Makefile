@@ -19,7 +19,7 @@ FIND_KDIR = kdir="$(KDIR)"; [ -n "$$kdir" ] || kdir=$$(bash qemu/build-kernel.sh
 KMAKE = $(MAKE) -C "$$kdir" M=$(ROOT) RUSTC=$(KRUSTC) BINDGEN=$(BINDGEN) \
 	HOSTRUSTC=$(KRUSTC) CLIPPY_DRIVER=$(CLIPPY_DRIVER) $(if $(filter 1,$(CLIPPY)),CLIPPY=1)
 
-.PHONY: all module setup kernel print-kernel test host-test run shell bench soak xfstests clean fmt fmt-check help
+.PHONY: all module setup kernel print-kernel test host-test run shell bench insn-profile soak xfstests clean fmt fmt-check help
 
 all: module
 
@@ -34,6 +34,7 @@ help:
 	@echo "make soak          long stress / hostile-image / I/O-error / crash runs and their table (SOAK_MINUTES=60)"
 	@echo "make xfstests      xfstests with FSTYP=rext2 in the VM (XFSTESTS_DIR=built tree; TESTS=, GROUP=; resumes)"
 	@echo "make bench         benchmarks vs ext2/ext4/XFS/tmpfs on the non-debug kernel (CSV, table, PNG)"
+	@echo "make insn-profile  exact kernel instructions per write, per function, write=multipage vs classic"
 	@echo "make fmt           rustfmt the module"
 
 setup:
@@ -69,6 +70,9 @@ xfstests: setup kernel
 
 bench: setup
 	@bash qemu/bench.sh
+
+insn-profile: setup
+	@bash qemu/insn-profile.sh
 
 shell: setup kernel
 	+@$(MAKE) --no-print-directory module

@@ -12,14 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 cd "$REXT2_ROOT"
 
-kdir=$(bash "$here/build-kernel.sh" bench)
-# The module for the bench kernel is built in a copy of the sources, so the
-# debug build in the work tree stays as it is.
-bdir=$REXT2_ROOT/target/bench-module
-mkdir -p "$bdir"
-rsync -a --delete --exclude bindings_generated.rs --exclude '*.o' --exclude '.*.cmd' \
-	Kbuild rust "$bdir/"
-make -s -C "$kdir" M="$bdir" RUSTC="$KRUSTC" BINDGEN="$BINDGEN" HOSTRUSTC="$KRUSTC" modules
+build_bench_module
 
 out=$REXT2_ROOT/target/bench
 mkdir -p "$out"

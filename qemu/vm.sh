@@ -20,6 +20,7 @@
 #                     there, plus whatever CMD wrote to $REXT2_OUT
 #   --interactive     CMD (default: bash) gets the serial console as its
 #                     terminal; quit QEMU with Ctrl-A X. No --timeout applies.
+#   --plugin SO[,ARG=V...]  load a QEMU TCG plugin (qemu/insn-profile.sh)
 # Environment: REXT2_ACCEL=kvm|tcg skips the KVM probe (icount: TCG whose
 # clock counts guest instructions, 1 ns each, for timings that measure CPU
 # work whatever the host's load; use it with --cpus 1); REXT2_TMPDIR is where
@@ -41,7 +42,7 @@ orig_args=("$@")
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "vm.sh: $*" >&2; exit 2; }
 
-disks=() mem=2048 cpus=2 timeout=1800 kernel=${REXT2_KERNEL:-} outdir='' interactive=0
+disks=() mem=2048 cpus=2 timeout=1800 kernel=${REXT2_KERNEL:-} outdir='' interactive=0 plugin=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--disk) disks+=("${2:?--disk needs SIZE or FILE}"); shift 2 ;;
@@ -51,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--kernel) kernel=${2:?}; shift 2 ;;
 	--out) outdir=${2:?}; shift 2 ;;
 	--interactive) interactive=1; shift ;;
+	--plugin) plugin=(-plugin "${2:?--plugin needs a .so}"); shift 2 ;;
 	--) shift; break ;;
 	-h|--help) usage ;;
 	*) die "unknown option '$1' (see --help)" ;;
@@ -189,7 +191,7 @@ qemu=(qemu-system-x86_64 -nodefaults -no-user-config -no-reboot -display none
 	-fsdev "local,id=outfs,path=$out,security_model=none,multidevs=remap"
 	-device virtio-9p-pci,fsdev=outfs,mount_tag=rext2out
 	-device virtio-rng-pci
-	"${drives[@]}")
+	"${drives[@]}" "${plugin[@]}")
 
 start=$(date +%s)
 timed_out=0
