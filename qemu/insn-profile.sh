@@ -11,8 +11,12 @@
 #   PROFILE_WORKLOAD        a shell command instead of dd (in the guest; the
 #                           filesystem is at /tmp/p); then PROFILE_WRITES only
 #                           divides the counts
-#   PROFILE_MODES (multipage classic)  write= modes, one VM boot each
-#   PROFILE_MKFS ("-b 4096")           mke2fs options
+#   PROFILE_MODES (multipage classic)  what to profile, two VM boots each:
+#                           multipage and classic are rext2's write= modes;
+#                           ext2, ext4 and xfs the kernel's C filesystems on
+#                           the same workload (the first one listed is what
+#                           the others are compared with)
+#   PROFILE_MKFS ("-b 4096")           mke2fs options (rext2, ext2, ext4)
 #   PROFILE_TOP (40)                   rows printed
 #
 # Output: target/insn-profile/report.txt, and the raw counts beside it.
@@ -36,23 +40,29 @@ build_bench_module
 # the workload's alone (boot, mkfs, mount and umount cancel out).
 args=()
 for mode in $modes; do
+	case $mode in
+	multipage | classic) mkcmd="mke2fs -q -F -t ext2 $mkfs /dev/vda" mnt="-t rext2 -o write=$mode" ;;
+	ext2 | ext4) mkcmd="mke2fs -q -F -t $mode $mkfs /dev/vda" mnt="-t $mode" ;;
+	xfs) mkcmd="mkfs.xfs -q -f /dev/vda" mnt="-t xfs" ;;
+	*) echo "insn-profile: unknown mode '$mode' (multipage, classic, ext2, ext4, xfs)" >&2; exit 2 ;;
+	esac
 	args+=("$mode")
 	for run in empty work; do
 		cmd=$wl
 		[ $run = work ] || cmd=true
-		echo "insn-profile: write=$mode, $run run: $cmd"
+		echo "insn-profile: $mode, $run run: $cmd"
 		rm -f "$out/count-$mode-$run.txt"
 		REXT2_ACCEL=tcg bash "$here/vm.sh" --kernel "$kdir/arch/x86/boot/bzImage" --cpus 1 --mem 2048 \
 			--disk 2G --timeout 1800 --out "$out/vm-$mode-$run" \
 			--plugin "$out/insn-count.so,out=$out/count-$mode-$run.txt" -- \
 			bash -c "set -e; insmod $bdir/rext2.ko
 				cat /proc/kallsyms >\$REXT2_OUT/kallsyms.txt
-				mke2fs -q -F -t ext2 $mkfs /dev/vda; mkdir -p /tmp/p
-				mount -t rext2 -o write=$mode /dev/vda /tmp/p
+				$mkcmd; mkdir -p /tmp/p
+				mount $mnt /dev/vda /tmp/p
 				sync; echo 3 >/proc/sys/vm/drop_caches
 				$cmd
 				umount /tmp/p"
-		[ -s "$out/count-$mode-$run.txt" ] || { echo "insn-profile: no counts from write=$mode, $run run" >&2; exit 1; }
+		[ -s "$out/count-$mode-$run.txt" ] || { echo "insn-profile: no counts from $mode, $run run" >&2; exit 1; }
 		args+=("$out/vm-$mode-$run/kallsyms.txt" "$out/count-$mode-$run.txt")
 	done
 done
