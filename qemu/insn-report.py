@@ -25,22 +25,22 @@ def demangle(names):
 
 
 def load(kallsyms, counts):
-    syms = []
+    syms = []  # (address, symbol, " [module]" or "")
     with open(kallsyms) as f:
         for line in f:
             p = line.split()
             if len(p) >= 3 and p[1] in "tTwW":
-                syms.append((int(p[0], 16), p[2] + (" " + p[3] if len(p) > 3 else "")))
+                syms.append((int(p[0], 16), p[2], " " + p[3] if len(p) > 3 else ""))
     syms.sort()
-    names = demangle([n.split(" ")[0] for _, n in syms])
-    syms = [(a, names[n.split(" ")[0]] + n[len(n.split(" ")[0]):]) for a, n in syms]
-    addrs = [a for a, _ in syms]
+    names = demangle([s for _, s, _ in syms])
+    addrs = [a for a, _, _ in syms]
+    syms = [names[s] + mod for _, s, mod in syms]
     per_sym = {}
     with open(counts) as f:
         for line in f:
             a, n = line.split()
             i = bisect.bisect_right(addrs, int(a, 16)) - 1
-            name = syms[i][1] if i >= 0 else "?"
+            name = syms[i] if i >= 0 else "?"
             per_sym[name] = per_sym.get(name, 0) + int(n)
     return per_sym
 
