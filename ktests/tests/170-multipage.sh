@@ -80,6 +80,20 @@ assert_eq "$np" 2048 "pages locked in batches for one 8 MiB write"
 r0=$(stat_of returns)
 dd if=/dev/zero of="$M/one" bs=4k count=300 oflag=append conv=notrunc status=none
 assert_eq "$(stat_of returns)" "$r0" "reservations given back by 300 appends of 4 KiB"
+# Overwrites of blocks whose buffers the page cache maps need no space:
+# no reservation at all. Once the cache is dropped the buffers are gone, so
+# each overwrite reserves, maps the existing block and gives it all back.
+o0=$(stat_of mapped_overwrites)
+v0=$(stat_of reservations)
+dd if=/dev/urandom of="$M/one" bs=4k count=100 conv=notrunc status=none
+assert_eq "$(($(stat_of mapped_overwrites) - o0))" 100 "overwrites of mapped blocks"
+assert_eq "$(stat_of reservations)" "$v0" "reservations made by overwrites of mapped blocks"
+sync
+echo 3 >/proc/sys/vm/drop_caches
+r0=$(stat_of returns)
+dd if=/dev/urandom of="$M/one" bs=4k count=10 seek=50 conv=notrunc status=none
+assert_eq "$(($(stat_of reservations) - v0))" 10 "reservations made by overwrites of uncached blocks"
+assert_eq "$(($(stat_of returns) - r0))" 10 "reservations given back by overwrites of uncached blocks"
 mount -o remount,write=classic "$M" || fail "remount write=classic"
 grep -q " $M .*write=classic" /proc/mounts || fail "write=classic not shown after remount"
 w0=$(stat_of writes)

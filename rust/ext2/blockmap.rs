@@ -366,16 +366,50 @@ pub fn alloc_need<E>(
 /// `mapped`, a block known to be mapped (its indirect blocks exist).
 /// Needs no map reads: the hint is what the filesystem remembers of its
 /// last allocation, which makes an append's bound exact.
+///
+/// The count is closed-form, O(depth) whatever `n`: within one tree (the
+/// indirect, double- or triple-indirect one) the indirect blocks at one
+/// level are numbered in block order, so a run of blocks meets a
+/// contiguous span of them. (`alloc_need` over an all-hole map gives the
+/// same answer block by block; the tests hold the two to each other.)
 pub fn worst_case_need(first: u64, n: u64, block_bits: u32, mapped: Option<u64>) -> AllocNeed {
-    let known = mapped.and_then(|l| block_path(l, block_bits));
-    let empty = |p: &BlockPath| -> Result<Slot, ()> {
-        let shared = known.as_ref().map_or(0, |k| shared_indirect(k, p));
-        Ok(Slot {
-            missing_indirect: (p.depth - 1).saturating_sub(shared),
-            entry: 0,
-        })
+    let apb = addr_per_block(block_bits);
+    let end = first.saturating_add(n).min(addressable_blocks(block_bits));
+    if first >= end {
+        return AllocNeed::default();
+    }
+    let mut need = AllocNeed {
+        blocks: end - first,
+        data: end - first,
+        indirect: 0,
     };
-    alloc_need(first, n, block_bits, u64::MAX, empty).unwrap_or_default()
+    // The trees after the direct blocks: depth 2, 3 and 4, each addressing
+    // apb^(depth-1) blocks from `base`.
+    let mut base = DIRECT_BLOCKS;
+    let mut span = apb;
+    for depth in 2..=4u32 {
+        let (lo, hi) = (first.max(base), end.min(base + span));
+        if lo < hi {
+            let (a, b) = (lo - base, hi - 1 - base);
+            let known = mapped
+                .filter(|&m| m >= base && m < base + span)
+                .map(|m| m - base);
+            // Level k (1: the tree's top block) has one block per
+            // apb^(depth-k) data blocks.
+            let mut per = span;
+            for _ in 1..depth {
+                let (i, j) = (a / per, b / per);
+                need.indirect += j - i + 1;
+                if known.is_some_and(|m| (i..=j).contains(&(m / per))) {
+                    need.indirect -= 1;
+                }
+                per /= apb;
+            }
+        }
+        base += span;
+        span *= apb;
+    }
+    need
 }
 
 #[cfg(test)]
@@ -861,6 +895,49 @@ mod tests {
         // Nothing fits.
         let need = alloc_need(12, 5, bits, 1, |p| m.slot(p)).unwrap();
         assert_eq!(need.blocks, 0);
+    }
+
+    /// The block-by-block definition `worst_case_need` must agree with.
+    fn worst_case_walk(first: u64, n: u64, bits: u32, mapped: Option<u64>) -> AllocNeed {
+        let known = mapped.and_then(|l| block_path(l, bits));
+        let empty = |p: &BlockPath| -> Result<Slot, ()> {
+            let shared = known.as_ref().map_or(0, |k| shared_indirect(k, p));
+            Ok(Slot {
+                missing_indirect: (p.depth - 1).saturating_sub(shared),
+                entry: 0,
+            })
+        };
+        alloc_need(first, n, bits, u64::MAX, empty).unwrap()
+    }
+
+    #[test]
+    fn worst_case_closed_form_matches_the_walk() {
+        let mut rng = XorShift(4242);
+        for bits in [10u32, 11, 12] {
+            let apb = addr_per_block(bits);
+            let edges = [
+                0,
+                DIRECT_BLOCKS,
+                DIRECT_BLOCKS + apb,
+                DIRECT_BLOCKS + apb + apb * apb,
+                addressable_blocks(bits),
+            ];
+            for _ in 0..3000 {
+                let edge = edges[rng.below(edges.len() as u64) as usize];
+                let first = (edge + rng.below(2 * apb + 40)).saturating_sub(apb + 20);
+                let n = 1 + rng.below(3 * apb);
+                let hint = match rng.below(3) {
+                    0 => None,
+                    1 => first.checked_sub(1),
+                    _ => Some((first + rng.below(n + 2 * apb)).saturating_sub(apb)),
+                };
+                assert_eq!(
+                    worst_case_need(first, n, bits, hint),
+                    worst_case_walk(first, n, bits, hint),
+                    "bits {bits} first {first} n {n} hint {hint:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -45,12 +45,12 @@ fn sub_blocks(inode: Inode, n: u64, bits: u32) {
 /// previous allocation when the file grows sequentially, else after the
 /// nearest mapped block before it in the same leaf, else after the leaf's
 /// indirect block, else in the inode's group.
-fn goal(inode: Inode, lblk: u64, prev_in_leaf: Option<u32>, parent: u32) -> u32 {
+fn goal(inode: Inode, lblk: u64, prev_in_leaf: impl FnOnce() -> Option<u32>, parent: u32) -> u32 {
     let ei = inode::info(inode);
     if ei.i_last_pblk != 0 && lblk == ei.i_last_lblk as u64 + 1 {
         return ei.i_last_pblk.wrapping_add(1);
     }
-    if let Some(p) = prev_in_leaf {
+    if let Some(p) = prev_in_leaf() {
         return p.wrapping_add(1);
     }
     if parent != 0 {
@@ -111,7 +111,7 @@ pub(crate) fn map_or_alloc(inode: Inode, lblk: u64, max: u32) -> Result<(Extent,
             .take_while(|&&p| p == 0)
             .count() as u32;
         let prev = leaf[..first].iter().rev().copied().find(|&p| p != 0);
-        let ext = balloc::alloc_blocks(sb, goal(inode, lblk, prev, 0), holes.max(1))?;
+        let ext = balloc::alloc_blocks(sb, goal(inode, lblk, || prev, 0), holes.max(1))?;
         for k in 0..ext.len {
             set_slot(inode, first + k as usize, ext.pblk + k);
         }
@@ -121,7 +121,7 @@ pub(crate) fn map_or_alloc(inode: Inode, lblk: u64, max: u32) -> Result<(Extent,
     // Walk down, creating missing indirect blocks.
     let mut ptr = checked(inode, slot(inode, offs[0]))?;
     if ptr == 0 {
-        ptr = alloc_indirect(inode, goal(inode, lblk, None, 0), None)?;
+        ptr = alloc_indirect(inode, goal(inode, lblk, || None, 0), None)?;
         set_slot(inode, offs[0], ptr);
         mark_inode_dirty(inode);
     }
@@ -144,7 +144,7 @@ pub(crate) fn map_or_alloc(inode: Inode, lblk: u64, max: u32) -> Result<(Extent,
         holes += 1;
     }
     let prev = (0..first).rev().map(|i| entry(&bh, i)).find(|&p| p != 0);
-    let ext = balloc::alloc_blocks(sb, goal(inode, lblk, prev, ptr), holes.max(1))?;
+    let ext = balloc::alloc_blocks(sb, goal(inode, lblk, || prev, ptr), holes.max(1))?;
     bh.modify_for(inode, |b| {
         for k in 0..ext.len as usize {
             layout::put_le32(b, (first + k) * 4, ext.pblk + k as u32);
@@ -399,6 +399,10 @@ struct Segment {
     len: usize,
     /// Holes among the `len` blocks.
     holes: usize,
+    /// Where the blocks went when every one was a hole and one piece of a
+    /// run filled them: the segment is reported as one new extent without
+    /// reading the leaf back.
+    filled: Option<u32>,
 }
 
 impl Segment {
@@ -507,6 +511,7 @@ pub(crate) fn alloc_range(
             lblk,
             len,
             holes: 0,
+            filled: None,
         };
         for i in 0..len {
             if checked(inode, seg.get(inode, i))? != 0 {
@@ -514,10 +519,12 @@ pub(crate) fn alloc_range(
             }
             seg.holes += 1;
             if goal_blk.is_none() {
-                let prev = (0..seg.index + i)
-                    .rev()
-                    .map(|k| seg.get_at(inode, k))
-                    .find(|&p| p != 0);
+                let prev = || {
+                    (0..seg.index + i)
+                        .rev()
+                        .map(|k| seg.get_at(inode, k))
+                        .find(|&p| p != 0)
+                };
                 let parent = match &seg.leaf {
                     Leaf::Block(_, b) => *b,
                     _ => 0,
@@ -567,16 +574,25 @@ pub(crate) fn alloc_range(
     let mut runs_left = runs.iter().copied().filter(|r| r.len > 0);
     let mut run = runs_left.next();
     let mut last = None;
-    for seg in segs.iter() {
+    for seg in segs.iter_mut() {
+        if seg.holes == 0 {
+            // An overwrite changes nothing in the leaf: do not dirty it.
+            continue;
+        }
+        let mut contiguous = seg.holes == seg.len;
         let mut fill = |leaf: &mut dyn LeafArray| {
+            let mut prev: Option<u32> = None;
             for i in 0..seg.len {
                 if leaf.get(seg.index + i) != 0 {
                     continue;
                 }
                 let Some(r) = run.as_mut() else {
+                    contiguous = false;
                     break;
                 };
                 leaf.set(seg.index + i, r.pblk);
+                contiguous &= prev.map_or(true, |p| p.wrapping_add(1) == r.pblk);
+                prev = Some(r.pblk);
                 last = Some((seg.lblk + i as u64, r.pblk));
                 r.pblk += 1;
                 r.len -= 1;
@@ -587,11 +603,12 @@ pub(crate) fn alloc_range(
         };
         match &seg.leaf {
             Leaf::Inode => fill(&mut InodeLeaf(inode)),
-            // An overwrite changes nothing in the leaf: do not dirty it.
-            Leaf::Block(_, _) if seg.holes == 0 => {}
             Leaf::Block(bh, _) => bh.modify_for(inode, |b| fill(&mut BlockLeaf(b))),
             // Every missing leaf was created above.
             Leaf::Missing(_) => {}
+        }
+        if contiguous {
+            seg.filled = last.map(|(_, p)| p.wrapping_sub(seg.len as u32 - 1));
         }
     }
 
@@ -600,6 +617,10 @@ pub(crate) fn alloc_range(
     // writeback locks a folio before its buffers.
     let is_new = |p: u32| runs.iter().any(|r| p >= r.pblk && p - r.pblk < r.len);
     for seg in segs.iter() {
+        if let Some(p) = seg.filled {
+            map(seg.lblk, p as u64, seg.len as u64, true);
+            continue;
+        }
         let mut report = |leaf: &dyn LeafArray| {
             let mut i = 0usize;
             while i < seg.len {

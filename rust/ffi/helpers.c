@@ -388,6 +388,7 @@ static const char *const rext2_stat_names[REXT2_NR_STATS] = {
 	[REXT2_STAT_ALLOC_BLOCKS] = "alloc_blocks",
 	[REXT2_STAT_SHORT_COPIES] = "short_copies",
 	[REXT2_STAT_ENOSPC_EARLY] = "enospc_before_copy",
+	[REXT2_STAT_MAPPED_OVERWRITES] = "mapped_overwrites",
 };
 
 struct rext2_sysfs {

@@ -49,6 +49,10 @@ impl<T, const N: usize> SmallVec<T, N> {
         self.len + self.more().len()
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub(crate) fn push(&mut self, v: T) -> Result {
         if let Some(slot) = self.inline.get_mut(self.len) {
             slot.write(v);

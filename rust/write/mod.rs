@@ -386,27 +386,19 @@ fn write_batch<A: Allocate>(
     end: u64,
     src: &mut IovIter,
 ) -> Result<u64> {
-    let stats = fs.stats();
     let mut res = Reservation {
         fs,
         inode,
         held: Held::default(),
     };
-    let covered = match fs.allocate(inode, None, pos, end - pos, Command::Reserve, &mut res.held) {
-        Ok(n) if n > 0 => n.min(end - pos),
-        Ok(_) | Err(ENOSPC) => {
-            stats.add(ffi::rext2_stat_REXT2_STAT_ENOSPC_EARLY, 1);
-            return Err(ENOSPC);
-        }
-        Err(e) => return Err(e),
-    };
-    stats.add(ffi::rext2_stat_REXT2_STAT_RESERVATIONS, 1);
-    stats.add(ffi::rext2_stat_REXT2_STAT_RESERVED_BLOCKS, res.held.0);
-    let end = pos + covered;
     let old_size = inode.size();
-
-    let result = fill_and_commit(fs, inode, pages, pos, end, src, &mut res.held);
-    let committed = *result.as_ref().unwrap_or(&0);
+    let result = reserve(fs, inode, pages, pos, end, &mut res.held).and_then(|end| {
+        fill_and_commit(fs, inode, pages, pos, end, src, &mut res.held).map(|n| (n, end))
+    });
+    let (committed, end) = match result {
+        Ok(r) => r,
+        Err(_) => (0, if pages.folios.is_empty() { pos } else { end }),
+    };
     pages.release();
     let new_size = inode.size();
     if end > new_size && pos + committed < end {
@@ -418,7 +410,44 @@ fn write_batch<A: Allocate>(
         folio::isize_extended(inode, old_size, new_size);
         folio::mark_inode_dirty(inode);
     }
-    result
+    result.map(|(n, _)| n)
+}
+
+/// `Reserve` for the batch `[pos, end)`; returns the end of what it
+/// covers. An overwrite inside EOF first locks its folios: when every
+/// buffer of the range is already mapped, the blocks exist (nothing frees
+/// blocks while the writer holds i_rwsem), so the batch needs no space and
+/// skips the reservation, as `block_write_begin` skips `get_block` for
+/// mapped buffers. Otherwise the folios stay locked through `Reserve`, as
+/// they do through `get_block` in the classic path.
+fn reserve<A: Allocate>(
+    fs: &A,
+    inode: Inode,
+    pages: &mut Pages,
+    pos: u64,
+    end: u64,
+    held: &mut Held,
+) -> Result<u64> {
+    let stats = fs.stats();
+    if end <= inode.size() {
+        pages.grab(inode, pos, end)?;
+        pages.attach_buffers();
+        if pages.all_mapped(pos, end) {
+            stats.add(ffi::rext2_stat_REXT2_STAT_MAPPED_OVERWRITES, 1);
+            return Ok(end);
+        }
+    }
+    let covered = match fs.allocate(inode, None, pos, end - pos, Command::Reserve, held) {
+        Ok(n) if n > 0 => n.min(end - pos),
+        Ok(_) | Err(ENOSPC) => {
+            stats.add(ffi::rext2_stat_REXT2_STAT_ENOSPC_EARLY, 1);
+            return Err(ENOSPC);
+        }
+        Err(e) => return Err(e),
+    };
+    stats.add(ffi::rext2_stat_REXT2_STAT_RESERVATIONS, 1);
+    stats.add(ffi::rext2_stat_REXT2_STAT_RESERVED_BLOCKS, held.0);
+    Ok(pos + covered)
 }
 
 /// The part of a batch done with its folios locked.
@@ -432,12 +461,14 @@ fn fill_and_commit<A: Allocate>(
     held: &mut Held,
 ) -> Result<u64> {
     let stats = fs.stats();
-    pages.grab(inode, pos, end)?;
+    if pages.folios.is_empty() {
+        pages.grab(inode, pos, end)?;
+        pages.attach_buffers();
+    }
     let n = pages.folios.len() as u64;
     stats.add(ffi::rext2_stat_REXT2_STAT_BATCHES, 1);
     stats.add(ffi::rext2_stat_REXT2_STAT_BATCH_PAGES, n);
     stats.max(ffi::rext2_stat_REXT2_STAT_BATCH_PAGES_MAX, n);
-    pages.attach_buffers();
     let bits = pages.block_bits;
     for lblk in plan::partial_blocks(pos, end, bits).into_iter().flatten() {
         if !pages.block_valid(lblk << bits) {
