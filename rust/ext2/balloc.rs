@@ -97,6 +97,15 @@ pub(crate) fn reserve_with_room(info: &Ext2Sb, st: &mut AllocState, n: u64, room
     true
 }
 
+/// Puts `n` blocks a write took from its reservation `held` and freed
+/// again back into the reservation (they are free: this cannot fail).
+pub(crate) fn rereserve(info: &Ext2Sb, n: u64, held: &mut u64) {
+    let mut st = info.state.lock();
+    st.reserved += n;
+    info.note_reserved(&st);
+    *held += n;
+}
+
 /// Gives back `n` reserved blocks.
 pub(crate) fn unreserve(info: &Ext2Sb, st: &mut AllocState, n: u64) {
     st.reserved = st.reserved.saturating_sub(n);

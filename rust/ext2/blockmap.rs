@@ -373,7 +373,6 @@ pub fn alloc_need<E>(
 /// contiguous span of them. (`alloc_need` over an all-hole map gives the
 /// same answer block by block; the tests hold the two to each other.)
 pub fn worst_case_need(first: u64, n: u64, block_bits: u32, mapped: Option<u64>) -> AllocNeed {
-    let apb = addr_per_block(block_bits);
     let end = first.saturating_add(n).min(addressable_blocks(block_bits));
     if first >= end {
         return AllocNeed::default();
@@ -385,9 +384,13 @@ pub fn worst_case_need(first: u64, n: u64, block_bits: u32, mapped: Option<u64>)
     };
     // The trees after the direct blocks: depth 2, 3 and 4, each addressing
     // apb^(depth-1) blocks from `base`.
+    let shift = block_bits - 2;
     let mut base = DIRECT_BLOCKS;
-    let mut span = apb;
     for depth in 2..=4u32 {
+        if base >= end {
+            break;
+        }
+        let span = 1u64 << (shift * (depth - 1));
         let (lo, hi) = (first.max(base), end.min(base + span));
         if lo < hi {
             let (a, b) = (lo - base, hi - 1 - base);
@@ -396,18 +399,16 @@ pub fn worst_case_need(first: u64, n: u64, block_bits: u32, mapped: Option<u64>)
                 .map(|m| m - base);
             // Level k (1: the tree's top block) has one block per
             // apb^(depth-k) data blocks.
-            let mut per = span;
-            for _ in 1..depth {
-                let (i, j) = (a / per, b / per);
+            for k in 1..depth {
+                let s = shift * (depth - k);
+                let (i, j) = (a >> s, b >> s);
                 need.indirect += j - i + 1;
-                if known.is_some_and(|m| (i..=j).contains(&(m / per))) {
+                if known.is_some_and(|m| (i..=j).contains(&(m >> s))) {
                     need.indirect -= 1;
                 }
-                per /= apb;
             }
         }
         base += span;
-        span *= apb;
     }
     need
 }

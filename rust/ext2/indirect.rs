@@ -456,6 +456,86 @@ fn create_chain(
     Ok((parent.ok_or(EIO)?, ptr))
 }
 
+/// `alloc_range`'s common case, a sequential write: the range lies in one
+/// leaf array that exists, every entry of it is a hole, and one run of
+/// free blocks at the goal covers it. Returns the runs allocated (1), or
+/// `None` with nothing changed when the case does not apply. The caller
+/// holds the map lock.
+fn alloc_in_leaf(
+    inode: Inode,
+    first: u64,
+    n: u64,
+    held: &mut u64,
+    map: &mut impl FnMut(u64, u64, u64, bool),
+) -> Result<Option<u64>> {
+    let sb = inode.sb();
+    let bits = Ext2Sb::of(sb).geo.block_bits;
+    let Some(path) = blockmap::block_path(first, bits) else {
+        return Ok(None);
+    };
+    let apb = blockmap::addr_per_block(bits);
+    let Ok(len) = u32::try_from(n) else {
+        return Ok(None);
+    };
+    if n == 0 || path.leaf_remaining(apb) + 1 < n {
+        return Ok(None);
+    }
+    let offs = path.as_slice();
+    let index = offs[path.depth - 1];
+    let range = index..index + len as usize;
+    let leaf = if path.depth == 1 {
+        None
+    } else {
+        let mut ptr = checked(inode, slot(inode, offs[0]))?;
+        let mut bh = None;
+        for &idx in &offs[1..] {
+            if ptr == 0 {
+                return Ok(None);
+            }
+            let b = sb.bread(ptr as u64)?;
+            let next = checked(inode, entry(&b, idx))?;
+            bh = Some((b, ptr));
+            ptr = next;
+        }
+        bh
+    };
+    let get = |i: usize| match &leaf {
+        None => slot(inode, i),
+        Some((bh, _)) => entry(bh, i),
+    };
+    if range.clone().any(|i| get(i) != 0) {
+        return Ok(None);
+    }
+    let prev = || (0..index).rev().map(get).find(|&p| p != 0);
+    let g = goal(inode, first, prev, leaf.as_ref().map_or(0, |(_, b)| *b));
+    let ext = balloc::alloc_reserved(sb, g, len, held)?;
+    if ext.len < len {
+        // Free space is fragmented here: give the run back (to the
+        // reservation too) and let the general path gather several.
+        balloc::free_blocks(sb, ext.pblk, ext.len)?;
+        balloc::rereserve(Ext2Sb::of(sb), ext.len as u64, held);
+        return Ok(None);
+    }
+    let pblks = range.clone().zip(ext.pblk..);
+    match &leaf {
+        None => pblks.for_each(|(i, p)| set_slot(inode, i, p)),
+        Some((bh, _)) => bh.modify_for(inode, |b| {
+            for (i, p) in pblks {
+                layout::put_le32(b, i * 4, p);
+            }
+        }),
+    }
+    let ei = info_mut(inode);
+    ei.i_last_lblk = (first + n - 1) as u32;
+    ei.i_last_pblk = ext.pblk + len - 1;
+    add_blocks(inode, len, bits);
+    mark_inode_dirty(inode);
+    drop(leaf);
+    // As in `alloc_range`: reported with no buffer locked.
+    map(first, ext.pblk as u64, n, true);
+    Ok(Some(1))
+}
+
 /// Allocates every hole in logical blocks `[first, first+n)` of `inode`
 /// from the reservation `held` (missing indirect blocks first, then the
 /// data as few contiguous runs as free space allows) and reports every
@@ -474,6 +554,9 @@ pub(crate) fn alloc_range(
 ) -> Result<u64> {
     let _nofs = crate::vfs::folio::NoFs::enter();
     let _lock = MapLock::lock(inode);
+    if let Some(runs) = alloc_in_leaf(inode, first, n, held, &mut map)? {
+        return Ok(runs);
+    }
     let sb = inode.sb();
     let geo = Ext2Sb::of(sb).geo;
     let bits = geo.block_bits;

@@ -392,8 +392,8 @@ fn write_batch<A: Allocate>(
         held: Held::default(),
     };
     let old_size = inode.size();
-    let result = reserve(fs, inode, pages, pos, end, &mut res.held).and_then(|end| {
-        fill_and_commit(fs, inode, pages, pos, end, src, &mut res.held).map(|n| (n, end))
+    let result = reserve(fs, inode, pages, pos, end, &mut res.held).and_then(|(end, mapped)| {
+        fill_and_commit(fs, inode, pages, pos, end, mapped, src, &mut res.held).map(|n| (n, end))
     });
     let (committed, end) = match result {
         Ok(r) => r,
@@ -414,7 +414,7 @@ fn write_batch<A: Allocate>(
 }
 
 /// `Reserve` for the batch `[pos, end)`; returns the end of what it
-/// covers. An overwrite inside EOF first locks its folios: when every
+/// covers, and whether all of it is mapped already. An overwrite inside EOF first locks its folios: when every
 /// buffer of the range is already mapped, the blocks exist (nothing frees
 /// blocks while the writer holds i_rwsem), so the batch needs no space and
 /// skips the reservation, as `block_write_begin` skips `get_block` for
@@ -427,14 +427,14 @@ fn reserve<A: Allocate>(
     pos: u64,
     end: u64,
     held: &mut Held,
-) -> Result<u64> {
+) -> Result<(u64, bool)> {
     let stats = fs.stats();
     if end <= inode.size() {
         pages.grab(inode, pos, end)?;
         pages.attach_buffers();
         if pages.all_mapped(pos, end) {
             stats.add(ffi::rext2_stat_REXT2_STAT_MAPPED_OVERWRITES, 1);
-            return Ok(end);
+            return Ok((end, true));
         }
     }
     let covered = match fs.allocate(inode, None, pos, end - pos, Command::Reserve, held) {
@@ -447,16 +447,19 @@ fn reserve<A: Allocate>(
     };
     stats.add(ffi::rext2_stat_REXT2_STAT_RESERVATIONS, 1);
     stats.add(ffi::rext2_stat_REXT2_STAT_RESERVED_BLOCKS, held.0);
-    Ok(pos + covered)
+    Ok((pos + covered, false))
 }
 
-/// The part of a batch done with its folios locked.
+/// The part of a batch done with its folios locked. `mapped`: every
+/// buffer of `[pos, end)` is known to be mapped.
+#[allow(clippy::too_many_arguments)]
 fn fill_and_commit<A: Allocate>(
     fs: &A,
     inode: Inode,
     pages: &mut Pages,
     pos: u64,
     end: u64,
+    mapped: bool,
     src: &mut IovIter,
     held: &mut Held,
 ) -> Result<u64> {
@@ -496,7 +499,7 @@ fn fill_and_commit<A: Allocate>(
         return Ok(0);
     }
     // A pure overwrite of mapped blocks has nothing to allocate.
-    if !pages.all_mapped(pos, pos + commit) {
+    if !mapped && !pages.all_mapped(pos, pos + commit) {
         if let Err(e) = fs.allocate(inode, Some(pages), pos, commit, Command::Alloc, held) {
             pages.forget_copy(pos, pos + commit);
             src.revert(commit as usize);
