@@ -8,7 +8,13 @@ COUNTS holds "ADDRESS INSTRUCTIONS" lines (qemu/insn-count.c); each address
 is charged to the text symbol at or below it in KALLSYMS (the same boot's).
 A mode's figures are COUNTS minus COUNTS0 (a boot without the workload),
 divided by N.
-Names are demangled with c++filt."""
+Names are demangled with c++filt.
+
+Boot-time timer calibration runs a number of loop iterations that depends
+on the host's speed at that moment, so the two boots of a mode differ there
+by millions of instructions that have nothing to do with the workload:
+those functions (BOOT_NOISE) are left out of the figures and reported
+apart."""
 import argparse
 import bisect
 import re
@@ -22,6 +28,9 @@ def demangle(names):
                          text=True, check=True).stdout.split("\n")
     return {n: re.sub(r"\[[0-9a-f]+\]", "", d).replace("rext2::", "")
             for n, d in zip(names, out)}
+
+
+BOOT_NOISE = re.compile(r"calibrat|^delay_tsc$|^e820__mapped_any$|^setup_boot_APIC_clock$")
 
 
 def load(kallsyms, counts):
@@ -60,7 +69,11 @@ def main():
         work = load(a.runs[i + 3], a.runs[i + 4])
         data.append({k: work.get(k, 0) - empty.get(k, 0) for k in set(work) | set(empty)})
     per = a.per
+    noise = [sum(v for k, v in d.items() if BOOT_NOISE.search(k)) for d in data]
+    data = [{k: v for k, v in d.items() if not BOOT_NOISE.search(k)} for d in data]
     print("Kernel instructions per write (%d writes; a boot without them subtracted)" % per)
+    print("(left out, boot-time timer calibration: %s)" % ", ".join(
+        "%s %+.0f" % (m, n / per) for m, n in zip(modes, noise)))
     print("  ".join("%s %.0f" % (m, sum(d.values()) / per) for m, d in zip(modes, data)))
     if len(data) > 1:
         base = sum(data[0].values())

@@ -382,9 +382,16 @@ pub fn worst_case_need(first: u64, n: u64, block_bits: u32, mapped: Option<u64>)
         data: end - first,
         indirect: 0,
     };
+    // An append that stays in the leaf of the block before it (leaves
+    // start every apb blocks from the first indirect one, in every tree)
+    // needs its data only.
+    let shift = block_bits - 2;
+    let leaf = |l: u64| l.checked_sub(DIRECT_BLOCKS).map(|l| l >> shift);
+    if mapped.is_some_and(|m| m + 1 == first && leaf(m) == leaf(end - 1)) {
+        return need;
+    }
     // The trees after the direct blocks: depth 2, 3 and 4, each addressing
     // apb^(depth-1) blocks from `base`.
-    let shift = block_bits - 2;
     let mut base = DIRECT_BLOCKS;
     for depth in 2..=4u32 {
         if base >= end {

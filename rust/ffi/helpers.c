@@ -305,10 +305,12 @@ void rext2_h_commit_write(struct folio *folio, size_t from, size_t to)
 	block_commit_write(&folio->page, from, to);
 }
 
-struct buffer_head *rext2_h_folio_buffers(struct folio *folio, unsigned long blocksize)
+struct buffer_head *rext2_h_folio_buffers(struct folio *folio, unsigned long blocksize,
+					  bool *created)
 {
 	struct buffer_head *head = folio_buffers(folio);
 
+	*created = !head;
 	return head ? head : create_empty_buffers(folio, blocksize, 0);
 }
 

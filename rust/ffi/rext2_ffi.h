@@ -105,7 +105,8 @@ loff_t rext2_h_folio_pos(struct folio *folio);
 void rext2_h_folio_zero(struct folio *folio, size_t start, size_t len);
 size_t rext2_h_copy_to_folio(struct folio *folio, size_t offset, size_t bytes, struct iov_iter *i);
 void rext2_h_commit_write(struct folio *folio, size_t from, size_t to);
-struct buffer_head *rext2_h_folio_buffers(struct folio *folio, unsigned long blocksize);
+struct buffer_head *rext2_h_folio_buffers(struct folio *folio, unsigned long blocksize,
+					  bool *created);
 void rext2_h_clear_buffer_uptodate(struct buffer_head *bh);
 bool rext2_h_buffer_write_io_error(struct buffer_head *bh);
 void rext2_h_clear_buffer_write_io_error(struct buffer_head *bh);

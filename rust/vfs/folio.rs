@@ -24,6 +24,8 @@ pub(crate) struct LockedFolio {
     /// Its buffer ring once [`LockedFolio::buffers`] has seen or attached
     /// it (null before): buffers are not detached from a locked folio.
     head: Cell<*mut ffi::buffer_head>,
+    /// The buffers were attached by us: none of them is mapped yet.
+    fresh: Cell<bool>,
 }
 
 impl LockedFolio {
@@ -69,6 +71,7 @@ impl LockedFolio {
             pos,
             size,
             head: Cell::new(ptr::null_mut()),
+            fresh: Cell::new(false),
         }
     }
 
@@ -126,15 +129,23 @@ impl LockedFolio {
         }
     }
 
+    /// Whether `buffers` attached the folio's buffers (so none is mapped).
+    pub(crate) fn has_fresh_buffers(&self) -> bool {
+        self.fresh.get()
+    }
+
     /// The folio's buffer_heads of `block_size` bytes, attached if absent.
     pub(crate) fn buffers(&self, block_size: usize) -> Buffers<'_> {
         let mut head = self.head.get();
         if head.is_null() {
+            let mut created = false;
             // SAFETY: the folio is locked by us, which is what attaching
             // buffers requires; create_empty_buffers cannot fail
             // (__GFP_NOFAIL).
-            head = unsafe { ffi::rext2_h_folio_buffers(self.as_ptr(), block_size as _) };
+            head =
+                unsafe { ffi::rext2_h_folio_buffers(self.as_ptr(), block_size as _, &mut created) };
             self.head.set(head);
+            self.fresh.set(created);
         }
         Buffers {
             head,

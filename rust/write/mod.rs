@@ -237,6 +237,12 @@ impl Pages {
     /// for mapped buffers). The map cannot change under us: the writer
     /// holds i_rwsem and the folios are locked.
     fn all_mapped(&self, pos: u64, end: u64) -> bool {
+        // Buffers just attached are unmapped (a folio outside the range
+        // makes this a false "no": harmless, `Alloc` of mapped blocks only
+        // maps them).
+        if self.folios.iter().any(|f| f.has_fresh_buffers()) {
+            return false;
+        }
         let bs = self.block_size();
         let mut mapped = true;
         self.for_each_span(pos, end, |folio, from, to| {
