@@ -246,11 +246,12 @@ impl Pages {
         let bs = self.block_size();
         let mut mapped = true;
         self.for_each_span(pos, end, |folio, from, to| {
-            mapped = mapped
-                && folio
-                    .buffers(bs)
-                    .filter(|(off, _)| *off + bs > from && *off < to)
-                    .all(|(_, bh)| bh.is_mapped());
+            for (off, bh) in folio.buffers(bs) {
+                if off >= to || !mapped {
+                    break;
+                }
+                mapped = off + bs <= from || bh.is_mapped();
+            }
         });
         mapped
     }
