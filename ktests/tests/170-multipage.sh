@@ -80,20 +80,25 @@ assert_eq "$np" 2048 "pages locked in batches for one 8 MiB write"
 r0=$(stat_of returns)
 dd if=/dev/zero of="$M/one" bs=4k count=300 oflag=append conv=notrunc status=none
 assert_eq "$(stat_of returns)" "$r0" "reservations given back by 300 appends of 4 KiB"
-# Overwrites of blocks whose buffers the page cache maps need no space:
-# no reservation at all. Once the cache is dropped the buffers are gone, so
-# each overwrite reserves, maps the existing block and gives it all back.
+# Overwrites of blocks that exist need no space: no reservation at all,
+# whether the page cache still maps their buffers or (after the cache is
+# dropped) `Map` finds them on disk. A hole inside EOF does need a block.
 o0=$(stat_of mapped_overwrites)
 v0=$(stat_of reservations)
 dd if=/dev/urandom of="$M/one" bs=4k count=100 conv=notrunc status=none
-assert_eq "$(($(stat_of mapped_overwrites) - o0))" 100 "overwrites of mapped blocks"
-assert_eq "$(stat_of reservations)" "$v0" "reservations made by overwrites of mapped blocks"
+assert_eq "$(($(stat_of mapped_overwrites) - o0))" 100 "overwrites of cached blocks"
 sync
 echo 3 >/proc/sys/vm/drop_caches
-r0=$(stat_of returns)
 dd if=/dev/urandom of="$M/one" bs=4k count=10 seek=50 conv=notrunc status=none
-assert_eq "$(($(stat_of reservations) - v0))" 10 "reservations made by overwrites of uncached blocks"
-assert_eq "$(($(stat_of returns) - r0))" 10 "reservations given back by overwrites of uncached blocks"
+assert_eq "$(($(stat_of mapped_overwrites) - o0))" 110 "overwrites of cached and uncached blocks"
+assert_eq "$(stat_of reservations)" "$v0" "reservations made by overwrites of existing blocks"
+truncate -s 1M "$M/holes"
+b0=$(stat -c %b "$M/holes")
+dd if=/dev/urandom of="$M/holes" bs=4k count=2 seek=100 conv=notrunc status=none
+assert_eq "$(($(stat_of reservations) - v0))" 2 "reservations made by two writes into a hole inside EOF"
+assert_eq "$(($(stat_of mapped_overwrites) - o0))" 110 "a hole counted as a mapped overwrite"
+assert_eq "$(stat -c %s "$M/holes")" 1048576 "size after writing into a hole"
+[ "$(stat -c %b "$M/holes")" -gt "$b0" ] || fail "no block allocated for a write into a hole"
 mount -o remount,write=classic "$M" || fail "remount write=classic"
 grep -q " $M .*write=classic" /proc/mounts || fail "write=classic not shown after remount"
 w0=$(stat_of writes)

@@ -2,7 +2,7 @@
 //! Regular files: file and inode operations. Data goes through the page
 //! cache (see `inode::AOPS`).
 
-use super::inode::{self, map_block};
+use super::inode;
 use super::superblock::{Ext2Sb, WriteMode};
 use super::{balloc, blockmap, indirect};
 use crate::ffi;
@@ -60,12 +60,13 @@ impl Ext2Sb {
         let mut l = first;
         while l < first + n {
             let want = (first + n - l).min(u32::MAX as u64) as u32;
-            match map_block(inode, l, want)? {
-                Some(ext) => {
+            match inode::map_range(inode, l, want)? {
+                inode::Mapping::Mapped(ext) => {
                     pages.map_blocks(l, ext.pblk as u64, ext.len as u64, false);
                     l += ext.len as u64;
                 }
-                None => l += 1,
+                // A hole: skip as far as it reaches.
+                inode::Mapping::Hole(k) => l = l.saturating_add(k.max(1)),
             }
         }
         Ok(0)

@@ -134,6 +134,11 @@ impl LockedFolio {
         self.fresh.get()
     }
 
+    /// Some of the buffers were mapped since they were attached.
+    pub(crate) fn clear_fresh(&self) {
+        self.fresh.set(false);
+    }
+
     /// The folio's buffer_heads of `block_size` bytes, attached if absent.
     pub(crate) fn buffers(&self, block_size: usize) -> Buffers<'_> {
         let mut head = self.head.get();

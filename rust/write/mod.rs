@@ -214,6 +214,7 @@ impl Pages {
                     bh.map(self.sb, pblk + (l - lblk));
                 }
             }
+            folio.clear_fresh();
         });
     }
 
@@ -421,8 +422,8 @@ fn write_batch<A: Allocate>(
 }
 
 /// `Reserve` for the batch `[pos, end)`; returns the end of what it
-/// covers, and whether all of it is mapped already. An overwrite inside EOF first locks its folios: when every
-/// buffer of the range is already mapped, the blocks exist (nothing frees
+/// covers, and whether all of it is mapped already. An overwrite inside EOF first locks its folios and maps their buffers (`Map`): when every
+/// buffer of the range is then mapped, the blocks exist (nothing frees
 /// blocks while the writer holds i_rwsem), so the batch needs no space and
 /// skips the reservation, as `block_write_begin` skips `get_block` for
 /// mapped buffers. Otherwise the folios stay locked through `Reserve`, as
@@ -439,6 +440,12 @@ fn reserve<A: Allocate>(
     if end <= inode.size() {
         pages.grab(inode, pos, end)?;
         pages.attach_buffers();
+        if !pages.all_mapped(pos, end) {
+            // The folios were dropped from the cache since the blocks were
+            // written (or never held them): look the blocks up, as the
+            // classic path's get_block does.
+            fs.allocate(inode, Some(pages), pos, end - pos, Command::Map, held)?;
+        }
         if pages.all_mapped(pos, end) {
             stats.add(ffi::rext2_stat_REXT2_STAT_MAPPED_OVERWRITES, 1);
             return Ok((end, true));
