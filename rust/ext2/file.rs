@@ -34,7 +34,10 @@ impl Allocate for Ext2Sb {
         };
         match cmd {
             Command::Reserve => self.reserve(inode, off, len, first, n, held),
-            Command::Map => self.map(inode, pages.ok_or(EINVAL)?, first, n),
+            Command::Map => {
+                let all = self.map(inode, pages.ok_or(EINVAL)?, first, n)?;
+                Ok(if all { len } else { 0 })
+            }
             Command::Alloc => self.alloc(inode, pages.ok_or(EINVAL)?, first, n, held),
             Command::Unreserve => {
                 if held.0 == 0 {
@@ -56,7 +59,9 @@ impl Allocate for Ext2Sb {
 impl Ext2Sb {
     /// `Command::Map` of blocks `[first, first+n)`. Out of line, as `alloc`.
     #[inline(never)]
-    fn map(&self, inode: Inode, pages: &Pages, first: u64, n: u64) -> Result<u64> {
+    /// Whether every block of the range exists.
+    fn map(&self, inode: Inode, pages: &Pages, first: u64, n: u64) -> Result<bool> {
+        let mut all = true;
         let mut l = first;
         while l < first + n {
             let want = (first + n - l).min(u32::MAX as u64) as u32;
@@ -66,10 +71,13 @@ impl Ext2Sb {
                     l += ext.len as u64;
                 }
                 // A hole: skip as far as it reaches.
-                inode::Mapping::Hole(k) => l = l.saturating_add(k.max(1)),
+                inode::Mapping::Hole(k) => {
+                    all = false;
+                    l = l.saturating_add(k.max(1));
+                }
             }
         }
-        Ok(0)
+        Ok(all)
     }
 
     /// `Command::Alloc` of blocks `[first, first+n)`. Out of line: inlined,

@@ -40,8 +40,11 @@ pub(crate) enum Command {
     Reserve,
     /// Map the buffers of the range to blocks that already exist, without
     /// allocating: the generic code must read the partial blocks at the
-    /// edges of a write before copying, and only the filesystem knows
-    /// where they are. (Chinner's `get_blocks(create=0)` as a command.)
+    /// edges of a write before copying, and learn whether an overwrite
+    /// needs any space, and only the filesystem knows where the blocks
+    /// are. (Chinner's `get_blocks(create=0)` as a command.) Returns `len`
+    /// when every block of the range exists (every buffer of it is then
+    /// mapped), 0 otherwise.
     Map,
     /// Turn (part of) the reservation into blocks and map every buffer of
     /// the range, after the data was copied.
@@ -61,7 +64,8 @@ pub(crate) trait Allocate {
     /// `inode`. `pages` holds the batch's locked folios for `Map` and
     /// `Alloc`, and is `None` for `Reserve` and `Unreserve`. `held` is the
     /// calling write's reservation. Returns what `Command` says (bytes
-    /// covered for `Reserve`, 0 otherwise).
+    /// covered for `Reserve`, whether all blocks exist for `Map`, 0
+    /// otherwise).
     fn allocate(
         &self,
         inode: Inode,
@@ -422,12 +426,13 @@ fn write_batch<A: Allocate>(
 }
 
 /// `Reserve` for the batch `[pos, end)`; returns the end of what it
-/// covers, and whether all of it is mapped already. An overwrite inside EOF first locks its folios and maps their buffers (`Map`): when every
-/// buffer of the range is then mapped, the blocks exist (nothing frees
-/// blocks while the writer holds i_rwsem), so the batch needs no space and
-/// skips the reservation, as `block_write_begin` skips `get_block` for
-/// mapped buffers. Otherwise the folios stay locked through `Reserve`, as
-/// they do through `get_block` in the classic path.
+/// covers, and whether all of it is mapped already. An overwrite inside
+/// EOF first locks its folios and maps their buffers (`Map`): when every
+/// block of the range exists (nothing frees blocks while the writer holds
+/// i_rwsem), the batch needs no space and skips the reservation, as
+/// `block_write_begin` allocates nothing for mapped buffers. Otherwise the
+/// folios stay locked through `Reserve`, as they do through `get_block`
+/// in the classic path.
 fn reserve<A: Allocate>(
     fs: &A,
     inode: Inode,
@@ -440,13 +445,13 @@ fn reserve<A: Allocate>(
     if end <= inode.size() {
         pages.grab(inode, pos, end)?;
         pages.attach_buffers();
-        if !pages.all_mapped(pos, end) {
-            // The folios were dropped from the cache since the blocks were
-            // written (or never held them): look the blocks up, as the
-            // classic path's get_block does.
-            fs.allocate(inode, Some(pages), pos, end - pos, Command::Map, held)?;
-        }
-        if pages.all_mapped(pos, end) {
+        // Unless the page cache maps every buffer already, look the blocks
+        // up, as the classic path's get_block does (the folios were
+        // dropped from the cache since the blocks were written, or the
+        // range has holes).
+        if pages.all_mapped(pos, end)
+            || fs.allocate(inode, Some(pages), pos, end - pos, Command::Map, held)? == end - pos
+        {
             stats.add(ffi::rext2_stat_REXT2_STAT_MAPPED_OVERWRITES, 1);
             return Ok((end, true));
         }
