@@ -57,9 +57,9 @@ impl Allocate for Ext2Sb {
 }
 
 impl Ext2Sb {
-    /// `Command::Map` of blocks `[first, first+n)`. Out of line, as `alloc`.
+    /// `Command::Map` of blocks `[first, first+n)`: whether every block of
+    /// the range exists. Out of line, as `alloc`.
     #[inline(never)]
-    /// Whether every block of the range exists.
     fn map(&self, inode: Inode, pages: &Pages, first: u64, n: u64) -> Result<bool> {
         let mut all = true;
         let mut l = first;

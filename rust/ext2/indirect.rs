@@ -456,6 +456,25 @@ fn create_chain(
     Ok((parent.ok_or(EIO)?, ptr))
 }
 
+/// The indirect block holding the leaf array of `path` (depth > 1) and
+/// its block number, read through the tree; `None` when a block on the
+/// way is missing.
+fn read_leaf(inode: Inode, path: &BlockPath) -> Result<Option<(BufferHead, u32)>> {
+    let offs = path.as_slice();
+    let mut ptr = checked(inode, slot(inode, offs[0]))?;
+    for (level, &idx) in offs.iter().enumerate().skip(1) {
+        if ptr == 0 {
+            return Ok(None);
+        }
+        let bh = inode.sb().bread(ptr as u64)?;
+        if level + 1 == path.depth {
+            return Ok(Some((bh, ptr)));
+        }
+        ptr = checked(inode, entry(&bh, idx))?;
+    }
+    Ok(None)
+}
+
 /// `alloc_range`'s common case, a sequential write: the range lies in one
 /// leaf array that exists, every entry of it is a hole, and one run of
 /// free blocks at the goal covers it. Returns the runs allocated (1), or
@@ -486,18 +505,10 @@ fn alloc_in_leaf(
     let leaf = if path.depth == 1 {
         None
     } else {
-        let mut ptr = checked(inode, slot(inode, offs[0]))?;
-        let mut bh = None;
-        for &idx in &offs[1..] {
-            if ptr == 0 {
-                return Ok(None);
-            }
-            let b = sb.bread(ptr as u64)?;
-            let next = checked(inode, entry(&b, idx))?;
-            bh = Some((b, ptr));
-            ptr = next;
+        match read_leaf(inode, &path)? {
+            Some(leaf) => Some(leaf),
+            None => return Ok(None),
         }
-        bh
     };
     let get = |i: usize| match &leaf {
         None => slot(inode, i),
@@ -573,20 +584,10 @@ pub(crate) fn alloc_range(
         let leaf = if path.depth == 1 {
             Leaf::Inode
         } else {
-            let mut ptr = checked(inode, slot(inode, offs[0]))?;
-            let mut leaf = Leaf::Missing(path);
-            for (level, &idx) in offs.iter().enumerate().skip(1) {
-                if ptr == 0 {
-                    break;
-                }
-                let bh = sb.bread(ptr as u64)?;
-                if level + 1 == path.depth {
-                    leaf = Leaf::Block(bh, ptr);
-                } else {
-                    ptr = checked(inode, entry(&bh, idx))?;
-                }
+            match read_leaf(inode, &path)? {
+                Some((bh, ptr)) => Leaf::Block(bh, ptr),
+                None => Leaf::Missing(path),
             }
-            leaf
         };
         let mut seg = Segment {
             leaf,

@@ -404,13 +404,17 @@ fn write_batch<A: Allocate>(
         held: Held::default(),
     };
     let old_size = inode.size();
-    let result = reserve(fs, inode, pages, pos, end, &mut res.held).and_then(|(end, mapped)| {
-        fill_and_commit(fs, inode, pages, pos, end, mapped, src, &mut res.held).map(|n| (n, end))
-    });
-    let (committed, end) = match result {
+    let (end, mapped) = match reserve(fs, inode, pages, pos, end, &mut res.held) {
         Ok(r) => r,
-        Err(_) => (0, if pages.folios.is_empty() { pos } else { end }),
+        Err(e) => {
+            // Any folios locked lie inside EOF (an overwrite): nothing to
+            // drop from the cache.
+            pages.release();
+            return Err(e);
+        }
     };
+    let result = fill_and_commit(fs, inode, pages, pos, end, mapped, src, &mut res.held);
+    let committed = *result.as_ref().unwrap_or(&0);
     pages.release();
     let new_size = inode.size();
     if end > new_size && pos + committed < end {
@@ -422,7 +426,7 @@ fn write_batch<A: Allocate>(
         folio::isize_extended(inode, old_size, new_size);
         folio::mark_inode_dirty(inode);
     }
-    result.map(|(n, _)| n)
+    result
 }
 
 /// `Reserve` for the batch `[pos, end)`; returns the end of what it
